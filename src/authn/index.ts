@@ -1,0 +1,43 @@
+// authn/: Authenticator -> UserInfo | error | no opinion, composed in kube-apiserver's order. Credential files are
+// watched: a change is swapped in atomically, a bad change is logged and the last good file stays in force.
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.ts';
+import { watchParsedFile, type WatchedFile } from '../config/watched-file.ts';
+import { formatProblem, KgateError } from '../errors.ts';
+import type { Authenticator } from './authenticator.ts';
+import { createBearerAuthenticator } from './bearer.ts';
+import { createTokenTable, type TokenTable } from './token-file.ts';
+
+export * from './authenticator.ts';
+export * from './user.ts';
+export { createTokenTable, loadTokenTable, generateToken, formatCredentialLine, parseCredentialsCsv, type TokenTable } from './token-file.ts';
+
+export interface AuthnSources {
+  authenticators: Authenticator[];
+  tokens?: WatchedFile<TokenTable>;
+  close(): void;
+}
+
+export function createAuthenticators(cfg: Config['authentication'], log: Logger): AuthnSources {
+  const authenticators: Authenticator[] = [];
+  let tokens: WatchedFile<TokenTable> | undefined;
+  if (cfg.tokenFile) {
+    tokens = watchParsedFile(cfg.tokenFile, createTokenTable);
+    const report = (t: TokenTable) => { for (const w of t.warnings) log.warn({ file: w.file, line: w.line }, w.message); };
+    report(tokens.current);
+    log.info({ file: cfg.tokenFile, tokens: tokens.current.size }, 'token file loaded');
+    tokens.on('reload', (t) => { report(t); log.info({ file: cfg.tokenFile, tokens: t.size }, 'token file reloaded'); });
+    tokens.on('error', (err) => log.error({ file: cfg.tokenFile, problem: describe(err) }, 'token file rejected; the last good one stays in force'));
+    const watched = tokens;
+    authenticators.push(createBearerAuthenticator(() => watched.current));
+  }
+  if (cfg.passwordFile) {
+    throw new KgateError('KGATE_CONFIG', `authentication.passwordFile: the static password file is not available in this version of kgate (${cfg.passwordFile})`);
+  }
+  return { authenticators, tokens, close() { tokens?.close(); } };
+}
+
+function describe(err: unknown): string {
+  if (err instanceof KgateError && Array.isArray(err.details.problems)) return (err.details.problems as Parameters<typeof formatProblem>[0][]).map(formatProblem).join('; ');
+  return err instanceof Error ? err.message : String(err);
+}

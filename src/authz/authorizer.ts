@@ -1,0 +1,63 @@
+// The authorizer contract and kube-apiserver's union (k8s-semantics.md §5.2): authorizers run in order, the first
+// Allow or Deny ends the chain, NoOpinion passes on, and a chain that ends with no opinion denies. Every decision
+// carries the reason and, where one matched, the rule that decided it (for the log and the audit trail).
+import type { UserInfo } from '../authn/user.ts';
+import type { RequestAttributes } from '../request/request-attributes.ts';
+
+/** The attributes an authorizer sees: the request's (or a synthetic check's) plus the effective user. */
+export interface AuthorizationAttributes {
+  user: UserInfo;
+  verb: string;
+  isResourceRequest: boolean;
+  path: string;
+  namespace: string;
+  apiGroup: string;
+  apiVersion: string;
+  resource: string;
+  subresource: string;
+  name: string;
+}
+
+export type Decision = 'allow' | 'deny' | 'no-opinion';
+
+export interface AuthorizationResult {
+  decision: Decision;
+  /** Human-readable, appended to 403 messages like kube-apiserver does. Empty when there is nothing to add. */
+  reason: string;
+  /** Which authorizer decided, and where in its policy (file, document, rule index) when it can say. */
+  authorizer?: string;
+  rule?: string;
+  /** An error evaluating the policy (kube-apiserver answers 500 when nothing allowed and an error occurred). */
+  error?: string;
+}
+
+export interface Authorizer {
+  readonly name: string;
+  authorize(a: AuthorizationAttributes): AuthorizationResult | Promise<AuthorizationResult>;
+}
+
+export function attributesFor(user: UserInfo, r: RequestAttributes): AuthorizationAttributes {
+  return {
+    user, verb: r.verb, isResourceRequest: r.isResourceRequest, path: r.path, namespace: r.namespace,
+    apiGroup: r.apiGroup, apiVersion: r.apiVersion, resource: r.resource, subresource: r.subresource, name: r.name,
+  };
+}
+
+export const NO_OPINION: AuthorizationResult = Object.freeze({ decision: 'no-opinion', reason: '' });
+
+export function createUnionAuthorizer(chain: Authorizer[]): Authorizer {
+  return {
+    name: 'union',
+    async authorize(a) {
+      const reasons: string[] = [];
+      const errors: string[] = [];
+      for (const authorizer of chain) {
+        const r = await authorizer.authorize(a);
+        if (r.decision !== 'no-opinion') return { ...r, authorizer: r.authorizer ?? authorizer.name };
+        if (r.reason) reasons.push(r.reason);
+        if (r.error) errors.push(r.error);
+      }
+      return { decision: 'no-opinion', reason: reasons.join('\n'), ...(errors.length ? { error: errors.join('; ') } : {}) };
+    },
+  };
+}

@@ -1,0 +1,62 @@
+// `kgate init --dir DIR [--host H]... [--upstream URL] [--force]`: composes pki/ (certificates, kubeconfig) and
+// authn/ (the token file format) into the MicroK8s-like layout.
+import { existsSync, readFileSync } from 'node:fs';
+import { stringify } from 'yaml';
+import { defaultServerHosts, ensurePki, layoutPaths, renderKubeconfig, writeFileAtomic, type LayoutPaths } from '../pki/index.ts';
+import { formatCredentialLine, generateToken, parseCredentialsCsv, SYSTEM_MASTERS } from '../authn/index.ts';
+import { ConfigError } from '../errors.ts';
+
+export interface InitOptions { dir: string; hosts: string[]; upstream?: string; force: boolean; listen?: string }
+export interface InitResult { paths: LayoutPaths; wrote: string[]; kept: string[]; server: string }
+
+export function runInit(o: InitOptions): InitResult {
+  const paths = layoutPaths(o.dir);
+  const hosts = defaultServerHosts(o.hosts);
+  const { ca, wrote, kept } = ensurePki(paths, hosts, o.force);
+
+  let adminToken: string;
+  if (o.force || !existsSync(paths.tokenFile)) {
+    adminToken = generateToken();
+    writeFileAtomic(paths.tokenFile, `${formatCredentialLine(adminToken, { name: 'admin', uid: 'admin', groups: [SYSTEM_MASTERS] })}\n`);
+    wrote.push(paths.tokenFile);
+  } else {
+    const first = parseCredentialsCsv(readFileSync(paths.tokenFile, 'utf8'), paths.tokenFile, 'token').records[0];
+    if (!first) throw new ConfigError([{ file: paths.tokenFile, message: 'has no token; the admin token must be on the first line' }]);
+    adminToken = first.secret;
+    kept.push(paths.tokenFile);
+  }
+
+  const listen = o.listen ?? '0.0.0.0:6443';
+  const port = listen.slice(listen.lastIndexOf(':') + 1);
+  const host = o.hosts[0] ?? '127.0.0.1';
+  const server = `https://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
+
+  if (o.force || !existsSync(paths.config)) {
+    writeFileAtomic(paths.config, renderGatewayYaml(listen, o.upstream ?? 'http://127.0.0.1:8080'), 0o600);
+    wrote.push(paths.config);
+  } else {
+    kept.push(paths.config);
+  }
+  // Always re-rendered: it is derived from the CA and the admin token, which may just have changed.
+  writeFileAtomic(paths.kubeconfig, renderKubeconfig({ server, caPem: ca.certPem, user: 'admin', credential: { token: adminToken } }));
+  wrote.push(paths.kubeconfig);
+  return { paths, wrote, kept, server };
+}
+
+function renderGatewayYaml(listen: string, upstream: string): string {
+  const https = upstream.startsWith('https:');
+  const doc = {
+    listen,
+    tls: { certFile: 'certs/server.crt', keyFile: 'certs/server.key', clientCAFile: 'certs/ca.crt' },
+    authentication: { tokenFile: 'credentials/basic_token.csv', anonymous: false },
+    // system:masters (the admin in basic_token.csv) is always allowed; everyone else is denied until a policy
+    // grants them something.
+    authorization: [{ mode: 'AlwaysDeny' }],
+    upstreams: {
+      apiServer: https
+        ? { url: upstream, caFile: 'certs/upstream-ca.crt', certFile: 'certs/upstream-client.crt', keyFile: 'certs/upstream-client.key', identity: 'impersonate' }
+        : { url: upstream },
+    },
+  };
+  return `# kgate gateway configuration. Relative paths resolve against this file's folder.\n${stringify(doc)}`;
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// kgate's command line: argv -> calls. No logic of its own beyond parsing flags and printing results.
+import { parseArgs } from 'node:util';
+import { resolve, dirname, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, KgateError } from '../errors.ts';
+import { loadConfig } from '../config/index.ts';
+import { runInit } from './init.ts';
+import { serve } from './serve.ts';
+import { renderKubeconfig } from '../pki/index.ts';
+import { loadTokenTable, parseCredentialsCsv } from '../authn/index.ts';
+
+const USAGE = `kgate - a secure gateway in front of a local Kubernetes cluster
+
+usage:
+  kgate init --dir DIR [--host NAME_OR_IP]... [--upstream URL] [--listen HOST:PORT] [--force]
+  kgate serve --config FILE [--listen HOST:PORT]
+  kgate kubeconfig --config FILE --user NAME [--server URL]
+  kgate dev [--listen HOST:PORT] [--upstream URL]     (npm start: development PKI in certs-dev/)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'init': {
+      const { values } = parseArgs({ args: rest, options: {
+        dir: { type: 'string' }, host: { type: 'string', multiple: true }, upstream: { type: 'string' },
+        listen: { type: 'string' }, force: { type: 'boolean', default: false } } });
+      if (!values.dir) return usage('init needs --dir DIR');
+      const r = runInit({ dir: resolve(values.dir), hosts: values.host ?? [], upstream: values.upstream, listen: values.listen, force: values.force ?? false });
+      for (const f of r.wrote) console.log(`wrote ${f}`);
+      for (const f of r.kept) console.log(`kept  ${f}`);
+      console.log(`\nstart:   kgate serve --config ${r.paths.config}\nkubectl: kubectl --kubeconfig ${r.paths.kubeconfig} get --raw /version`);
+      return 0;
+    }
+    case 'serve': {
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, listen: { type: 'string' } } });
+      if (!values.config) return usage('serve needs --config FILE');
+      const config = loadConfig(values.config, values.listen ? { listen: values.listen } : {});
+      return serve(config);
+    }
+    case 'kubeconfig': {
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, user: { type: 'string' }, server: { type: 'string' } } });
+      if (!values.config || !values.user) return usage('kubeconfig needs --config FILE and --user NAME');
+      const config = loadConfig(values.config);
+      const tokenFile = config.authentication.tokenFile;
+      if (!tokenFile) throw new KgateError('KGATE_CONFIG', `${values.config}: authentication.tokenFile is not set`);
+      loadTokenTable(tokenFile); // validates the whole file first, with line numbers
+      const record = parseCredentialsCsv(readFileSync(tokenFile, 'utf8'), tokenFile, 'token').records.findLast((r) => r.user.name === values.user);
+      if (!record) throw new KgateError('KGATE_CONFIG', `${tokenFile}: no token for user "${values.user}"`);
+      const caFile = config.tls.clientCAFile ?? join(dirname(config.tls.certFile), 'ca.crt');
+      const port = config.listen.slice(config.listen.lastIndexOf(':') + 1);
+      process.stdout.write(renderKubeconfig({
+        server: values.server ?? `https://127.0.0.1:${port}`, caPem: readFileSync(caFile, 'utf8'), user: values.user,
+        credential: { token: record.secret },
+      }));
+      return 0;
+    }
+    case 'dev': {
+      const { values } = parseArgs({ args: rest, options: { listen: { type: 'string' }, upstream: { type: 'string' } } });
+      const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+      const dir = join(root, 'certs-dev');
+      const listen = values.listen ?? '127.0.0.1:6443';
+      const first = !existsSync(join(dir, 'gateway.yaml'));
+      const r = runInit({ dir, hosts: [], upstream: values.upstream, listen, force: false });
+      if (first) console.log(`created a development PKI in ${dir}`);
+      console.log(`kubeconfig: ${r.paths.kubeconfig}\n  export KUBECONFIG=${r.paths.kubeconfig}\n  kubectl get --raw /version\n`);
+      return serve(loadConfig(r.paths.config, { listen }));
+    }
+    case undefined: case 'help': case '--help': case '-h':
+      process.stdout.write(USAGE);
+      return 0;
+    default:
+      return usage(`unknown command "${command}"`);
+  }
+}
+
+function usage(message: string): number {
+  process.stderr.write(`kgate: ${message}\n\n${USAGE}`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then((code) => {
+  if (code !== -1) process.exitCode = code;
+}, (err: unknown) => {
+  if (err instanceof ConfigError) process.stderr.write(`kgate: configuration error:\n${err.message.split('\n').map((l) => `  ${l}`).join('\n')}\n`);
+  else if (err instanceof KgateError) process.stderr.write(`kgate: ${err.message}\n`);
+  else if ((err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || (err as { code?: string }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') process.stderr.write(`kgate: ${(err as Error).message}\n`);
+  else process.stderr.write(`kgate: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,94 @@
+// Configuration = defaults < file < flags. Every problem is reported at once with its file, line and field
+// (kube-rbac-proxy's habit of collecting all validation errors), and relative paths resolve against the
+// config file's folder so a gateway.yaml can be moved with its certs/ and credentials/.
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { Value } from '@sinclair/typebox/value';
+import { LineCounter, parseDocument, isNode } from 'yaml';
+import { ConfigError, type FileProblem } from '../errors.ts';
+import { ConfigSchema, type Config } from './schema.ts';
+
+export interface ConfigOverrides { listen?: string }
+
+export function loadConfig(file: string, overrides: ConfigOverrides = {}): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([{ file, message: `cannot read the config file (${(err as NodeJS.ErrnoException).code ?? String(err)})` }]);
+  }
+  return parseConfig(text, file, overrides);
+}
+
+export function parseConfig(text: string, file: string, overrides: ConfigOverrides = {}): Config {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => ({
+      file, line: e.linePos?.[0]?.line, message: e.message.split('\n')[0] ?? e.message,
+    })));
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  const value = Value.Default(ConfigSchema, Value.Clone(raw));
+  if (overrides.listen !== undefined) (value as Record<string, unknown>).listen = overrides.listen;
+
+  const problems: FileProblem[] = [];
+  for (const e of Value.Errors(ConfigSchema, value)) {
+    const segments = e.path.split('/').slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+    // Report a union failure once, at the deepest field that explains it, not once per union member.
+    if (problems.some((p) => p.field === fieldName(segments))) continue;
+    problems.push({ file, line: lineOf(doc, lines, segments), field: fieldName(segments), message: explain(e) });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return resolvePaths(value as Config, dirname(resolve(file)));
+}
+
+function fieldName(segments: (string | number)[]): string {
+  return segments.length === 0 ? '(top level)' : segments.map((s) => (typeof s === 'number' ? `[${s}]` : s)).join('.').replace(/\.\[/g, '[');
+}
+
+function explain(e: { message: string; schema: { pattern?: string; description?: string }; value: unknown; path: string }): string {
+  if (e.message.startsWith('Unexpected property')) return `unknown field "${e.path.split('/').pop()}"`;
+  if (e.schema.description) return `${e.message}: expected ${e.schema.description}, got ${JSON.stringify(e.value)}`;
+  return e.message;
+}
+
+/** The line of the deepest node that exists along the path (an unknown field's own key, a missing field's parent). */
+function lineOf(doc: ReturnType<typeof parseDocument>, lines: LineCounter, segments: (string | number)[]): number | undefined {
+  for (let n = segments.length; n >= 0; n--) {
+    const node = doc.getIn(segments.slice(0, n), true);
+    if (isNode(node) && node.range) return lines.linePos(node.range[0]).line;
+    if (n > 0) {
+      // An unknown key has no value node we can ask for by path; find the key itself in its parent map.
+      const parent = doc.getIn(segments.slice(0, n - 1), true) as { items?: { key?: { value?: unknown; range?: [number, number, number] } }[] } | undefined;
+      const key = parent?.items?.find((i) => i.key?.value === segments[n - 1])?.key;
+      if (key?.range) return lines.linePos(key.range[0]).line;
+    }
+  }
+  return undefined;
+}
+
+function resolvePaths(config: Config, base: string): Config {
+  const abs = <T extends string | undefined>(p: T): T => (p === undefined || isAbsolute(p) ? p : resolve(base, p)) as T;
+  const tls = config.tls;
+  const auth = config.authentication;
+  const api = config.upstreams.apiServer;
+  return {
+    ...config,
+    tls: { ...tls, certFile: abs(tls.certFile), keyFile: abs(tls.keyFile), clientCAFile: abs(tls.clientCAFile) },
+    authentication: { ...auth, tokenFile: abs(auth.tokenFile), passwordFile: abs(auth.passwordFile) },
+    authorization: config.authorization.map((a) => {
+      if ('policyFile' in a) return { ...a, policyFile: abs(a.policyFile) };
+      if (a.mode === 'Webhook') return { ...a, caFile: abs(a.caFile) };
+      if (a.mode === 'Plugin') return { ...a, module: abs(a.module) };
+      return a;
+    }),
+    upstreams: {
+      ...config.upstreams,
+      apiServer: { ...api, caFile: abs(api.caFile), certFile: abs(api.certFile), keyFile: abs(api.keyFile), tokenFile: abs(api.tokenFile) },
+      ...(config.upstreams.etcd ? { etcd: { socket: abs(config.upstreams.etcd.socket) } } : {}),
+      ...(config.upstreams.containerd ? { containerd: { socket: abs(config.upstreams.containerd.socket) } } : {}),
+    },
+    audit: config.audit ? { ...config.audit, path: abs(config.audit.path), policyFile: abs(config.audit.policyFile) } : undefined,
+  };
+}

@@ -1,0 +1,85 @@
+// The one description of gateway.yaml. The TypeScript type is derived from it (Static), so the file format, its
+// validation and the code that reads it cannot drift apart. Every object is closed (additionalProperties: false):
+// a misspelt field is an error that names it, not a silently ignored knob.
+import { Type, type Static } from '@sinclair/typebox';
+
+const closed = { additionalProperties: false } as const;
+
+const HostPort = Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[^:\\s]+):[0-9]{1,5}$', description: 'HOST:PORT' });
+
+export const TlsSchema = Type.Object({
+  certFile: Type.String({ minLength: 1 }),
+  keyFile: Type.String({ minLength: 1 }),
+  clientCAFile: Type.Optional(Type.String({ minLength: 1 })),
+}, closed);
+
+export const AuthenticationSchema = Type.Object({
+  /** kube-apiserver --token-auth-file format: token,user,uid,"group1,group2" */
+  tokenFile: Type.Optional(Type.String({ minLength: 1 })),
+  /** static password file: password,user,uid,"group1,group2" */
+  passwordFile: Type.Optional(Type.String({ minLength: 1 })),
+  anonymous: Type.Boolean({ default: false }),
+}, { ...closed, default: {} });
+
+export const AuthorizerSchema = Type.Union([
+  Type.Object({ mode: Type.Literal('AlwaysAllow') }, closed),
+  Type.Object({ mode: Type.Literal('AlwaysDeny') }, closed),
+  Type.Object({ mode: Type.Literal('RBAC'), policyFile: Type.String({ minLength: 1 }) }, closed),
+  Type.Object({ mode: Type.Literal('ABAC'), policyFile: Type.String({ minLength: 1 }) }, closed),
+  Type.Object({
+    mode: Type.Literal('Webhook'), url: Type.String({ minLength: 1 }), caFile: Type.Optional(Type.String()),
+    allowTTLSeconds: Type.Integer({ minimum: 0, default: 300 }), denyTTLSeconds: Type.Integer({ minimum: 0, default: 30 }),
+    timeoutSeconds: Type.Number({ exclusiveMinimum: 0, default: 5 }),
+  }, closed),
+  Type.Object({
+    mode: Type.Literal('Plugin'), module: Type.String({ minLength: 1 }),
+    timeoutSeconds: Type.Number({ exclusiveMinimum: 0, default: 1 }),
+  }, closed),
+]);
+
+export const ApiServerSchema = Type.Object({
+  url: Type.String({ pattern: '^https?://', description: 'http://127.0.0.1:8080 or https://127.0.0.1:16443' }),
+  caFile: Type.Optional(Type.String({ minLength: 1 })),
+  /** kgate's own credential towards an https upstream: a client certificate, a bearer token file, or both. */
+  certFile: Type.Optional(Type.String({ minLength: 1 })),
+  keyFile: Type.Optional(Type.String({ minLength: 1 })),
+  tokenFile: Type.Optional(Type.String({ minLength: 1 })),
+  /** How the end user's identity reaches the API server. */
+  identity: Type.Union([Type.Literal('impersonate'), Type.Literal('none')], { default: 'none' }),
+  connections: Type.Integer({ minimum: 1, default: 128 }),
+}, closed);
+
+export const SocketUpstreamSchema = Type.Object({ socket: Type.String({ minLength: 1 }) }, closed);
+
+export const LimitsSchema = Type.Object({
+  requestTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, default: 60 }),
+  headersTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, default: 32 }),
+  keepAliveTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, default: 90 }),
+  maxHeaderBytes: Type.Integer({ minimum: 1024, default: 65536 }),
+  shutdownGraceSeconds: Type.Number({ minimum: 0, default: 10 }),
+}, { ...closed, default: {} });
+
+export const ConfigSchema = Type.Object({
+  listen: Type.String({ ...HostPort, default: '0.0.0.0:6443' }),
+  tls: TlsSchema,
+  authentication: AuthenticationSchema,
+  authorization: Type.Array(AuthorizerSchema, { minItems: 1, default: [{ mode: 'AlwaysDeny' }] }),
+  upstreams: Type.Object({
+    apiServer: ApiServerSchema,
+    etcd: Type.Optional(SocketUpstreamSchema),
+    containerd: Type.Optional(SocketUpstreamSchema),
+  }, closed),
+  audit: Type.Optional(Type.Object({ policyFile: Type.Optional(Type.String()), path: Type.String() }, closed)),
+  limits: LimitsSchema,
+  log: Type.Object({
+    level: Type.Union([
+      Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'),
+      Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent'),
+    ], { default: 'info' }),
+  }, { ...closed, default: {} }),
+}, closed);
+
+export type Config = Static<typeof ConfigSchema>;
+export type AuthorizerConfig = Static<typeof AuthorizerSchema>;
+export type ApiServerConfig = Static<typeof ApiServerSchema>;
+export type Limits = Static<typeof LimitsSchema>;

@@ -1,0 +1,41 @@
+// Typed errors with stable codes (the undici habit: UND_ERR_* -> KGATE_*). Domain code throws these; only the
+// HTTP layer (src/http/errors.ts) turns a code into a status, a Kubernetes Status body and a log level.
+export type KgateErrorCode =
+  | 'KGATE_CONFIG' // a configuration or credentials file is unusable
+  | 'KGATE_BAD_REQUEST' // the request cannot be safely interpreted (path, framing, headers)
+  | 'KGATE_UNAUTHORIZED' // a credential was presented and is not valid, or none and anonymous is off
+  | 'KGATE_FORBIDDEN' // authenticated, not authorized
+  | 'KGATE_TOO_MANY_REQUESTS'
+  | 'KGATE_UPSTREAM_UNAVAILABLE' // refused, socket missing, DNS: nothing was sent
+  | 'KGATE_UPSTREAM_FAILED' // the upstream broke the exchange (reset, malformed response)
+  | 'KGATE_UPSTREAM_TIMEOUT'
+  | 'KGATE_HEADER_INVARIANT'; // a credential header survived hygiene: refuse to forward (defence in depth)
+
+export class KgateError extends Error {
+  readonly code: KgateErrorCode;
+  /** Extra fields for the log and, where safe, the client (e.g. Retry-After seconds). */
+  readonly details: Record<string, unknown>;
+  constructor(code: KgateErrorCode, message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'KgateError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** One problem in one file, located as precisely as the format allows. */
+export interface FileProblem { file: string; line?: number; field?: string; message: string }
+
+export class ConfigError extends KgateError {
+  readonly problems: FileProblem[];
+  constructor(problems: FileProblem[]) {
+    super('KGATE_CONFIG', problems.map(formatProblem).join('\n'), { problems });
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export function formatProblem(p: FileProblem): string {
+  const where = [p.file, p.line !== undefined ? `line ${p.line}` : undefined, p.field].filter(Boolean).join(': ');
+  return `${where}: ${p.message}`;
+}

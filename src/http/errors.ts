@@ -1,0 +1,32 @@
+// The one table from error code to what the client sees (kube-oidc-proxy's habit): HTTP status, Kubernetes Status
+// reason, the message a client may read, and the log level. Unknown errors become a 500 with no detail.
+import { KgateError, type KgateErrorCode } from '../errors.ts';
+import { statusBody, type StatusBody } from '../proxy/status.ts';
+
+interface Mapping { status: number; reason: string; message: (e: KgateError) => string; level: 'info' | 'warn' | 'error' }
+
+const TABLE: Record<KgateErrorCode, Mapping> = {
+  KGATE_BAD_REQUEST: { status: 400, reason: 'BadRequest', message: (e) => e.message, level: 'info' },
+  // kube-apiserver's 401 body is exactly "Unauthorized"; the reason goes to the log only (no oracle for attackers).
+  KGATE_UNAUTHORIZED: { status: 401, reason: 'Unauthorized', message: () => 'Unauthorized', level: 'info' },
+  KGATE_FORBIDDEN: { status: 403, reason: 'Forbidden', message: (e) => e.message, level: 'info' },
+  KGATE_TOO_MANY_REQUESTS: { status: 429, reason: 'TooManyRequests', message: (e) => e.message, level: 'warn' },
+  KGATE_UPSTREAM_UNAVAILABLE: { status: 503, reason: 'ServiceUnavailable', message: (e) => `the ${String(e.details.upstream ?? 'upstream')} is unavailable`, level: 'warn' },
+  KGATE_UPSTREAM_FAILED: { status: 502, reason: 'InternalError', message: (e) => `the ${String(e.details.upstream ?? 'upstream')} failed to answer`, level: 'warn' },
+  KGATE_UPSTREAM_TIMEOUT: { status: 504, reason: 'Timeout', message: () => 'the server was unable to return a response in the time allotted, but may still be processing the request', level: 'warn' },
+  KGATE_CONFIG: { status: 500, reason: 'InternalError', message: () => 'Internal Server Error', level: 'error' },
+  KGATE_HEADER_INVARIANT: { status: 500, reason: 'InternalError', message: () => 'Internal Server Error', level: 'error' },
+};
+
+export interface ClientError { status: number; body: StatusBody; level: Mapping['level']; headers: Record<string, string> }
+
+export function toClientError(err: unknown): ClientError {
+  if (err instanceof KgateError) {
+    const m = TABLE[err.code];
+    const details = err.code === 'KGATE_FORBIDDEN' ? (err.details.statusDetails as Record<string, unknown> | undefined) : undefined;
+    const headers: Record<string, string> = {};
+    if (typeof err.details.retryAfterSeconds === 'number') headers['retry-after'] = String(err.details.retryAfterSeconds);
+    return { status: m.status, body: statusBody(m.status, m.reason, m.message(err), details), level: m.level, headers };
+  }
+  return { status: 500, body: statusBody(500, 'InternalError', 'Internal Server Error'), level: 'error', headers: {} };
+}

@@ -1,0 +1,192 @@
+// The request path (ARCHITECTURE.md), wired in order, each stage plain data in, plain data out:
+//   attributes (once) -> authentication -> impersonation -> authorization -> forward (streaming)
+// Rejected requests never have their body read. This is the only folder that knows Fastify.
+import Fastify, { LogController } from 'fastify';
+import type { Logger } from 'pino';
+import { performance } from 'node:perf_hooks';
+import type { ServerResponse } from 'node:http';
+import type { Config } from '../config/schema.ts';
+import { KgateError } from '../errors.ts';
+import { requestAttributes, isLongRunning, type RequestAttributes } from '../request/index.ts';
+import { createUnionAuthenticator, type AuthnOutcome } from '../authn/authenticator.ts';
+import { createAuthenticators, type AuthnSources } from '../authn/index.ts';
+import type { UserInfo } from '../authn/user.ts';
+import { attributesFor, createAuthorizerChain, forbiddenMessage, impersonate, impersonationRequest, type Authorizer } from '../authz/index.ts';
+import { createApiServerUpstream, createHealthProbe, type ApiServerUpstream, type HealthProbe } from '../upstreams/index.ts';
+import { forward, outboundHeaders, STATUS_HEADERS, type ClientRequest, type ClientResponse } from '../proxy/index.ts';
+import { toClientError } from './errors.ts';
+import { distinctHeaders, auditIdOf } from './request-context.ts';
+import { readTlsMaterial, serverTlsOptions, type TlsMaterial } from './tls.ts';
+import { registerKgateRoutes } from './kgate-routes.ts';
+
+export interface Gateway {
+  app: ReturnType<typeof createFastify>;
+  upstream: ApiServerUpstream;
+  health: HealthProbe;
+  authn: AuthnSources;
+  listen(): Promise<{ host: string; port: number }>;
+  close(): Promise<void>;
+}
+
+interface Admitted { attrs: RequestAttributes; user: UserInfo; requester: UserInfo; method: string }
+
+export function createGateway(config: Config, log: Logger): Gateway {
+  const tls = readTlsMaterial(config.tls);
+  const authn = createAuthenticators(config.authentication, log);
+  const authenticate = createUnionAuthenticator(authn.authenticators, { anonymous: config.authentication.anonymous });
+  const authorizer: Authorizer = createAuthorizerChain(config.authorization);
+  const upstream = createApiServerUpstream(config.upstreams.apiServer);
+  const health = createHealthProbe(upstream.pool, upstream.ownHeaders);
+  const limits = config.limits;
+  let shuttingDown = false;
+
+  const app = createFastify(tls, limits, log);
+
+  /** Stages 1-4. Throws KgateError; never reads the body. */
+  async function admit(method: string, rawTarget: string, rawHeaders: string[], remoteAddress: string): Promise<Admitted & { headers: Record<string, string[]> }> {
+    const attrs = requestAttributes(method, rawTarget);
+    const headers = distinctHeaders(rawHeaders);
+    const outcome: AuthnOutcome = authenticate({ headers, remoteAddress });
+    if (!outcome.ok) throw new KgateError('KGATE_UNAUTHORIZED', 'Unauthorized', { reason: outcome.reason });
+    const requester = outcome.user;
+    const ask = impersonationRequest(headers);
+    const user = ask ? await impersonate(requester, ask, authorizer) : requester;
+    const a = attributesFor(user, attrs);
+    const decision = await authorizer.authorize(a);
+    if (decision.decision !== 'allow') {
+      if (decision.error && decision.decision === 'no-opinion') {
+        throw new KgateError('KGATE_CONFIG', 'authorization error', { reason: decision.error });
+      }
+      const f = forbiddenMessage(a, decision.reason);
+      throw new KgateError('KGATE_FORBIDDEN', f.message, { statusDetails: f.details, user: user.name, authorizer: decision.authorizer });
+    }
+    return { attrs, user, requester, method, headers };
+  }
+
+  function logRequest(fields: Record<string, unknown>, level: 'info' | 'warn' | 'error' = 'info') {
+    log[level](fields, 'request');
+  }
+
+  async function proxyHandler(req: ClientRequest, res: ClientResponse) {
+    const started = performance.now();
+    const method = req.method ?? 'GET';
+    const rawTarget = req.url ?? '/';
+    const remoteAddress = req.socket?.remoteAddress ?? '';
+    let admitted: Admitted | undefined;
+    let auditId = '';
+    try {
+      const a = await admit(method, rawTarget, req.rawHeaders, remoteAddress);
+      admitted = a;
+      auditId = auditIdOf(a.headers);
+      const longRunning = isLongRunning(a.attrs);
+      const headers = outboundHeaders({
+        rawHeaders: req.rawHeaders, clientAddress: remoteAddress,
+        identity: [...upstream.identityHeaders(a.user), ['audit-id', auditId]],
+        allowedCredentialHeaders: upstream.allowedCredentialHeaders,
+      });
+      const hasBody = hasRequestBody(req);
+      res.setHeader('audit-id', auditId);
+      const outcome = await forward(res, {
+        dispatcher: longRunning ? upstream.streamPool : upstream.pool,
+        method, path: rawTarget, headers, body: hasBody ? req : null,
+        timeoutMs: longRunning ? 0 : limits.requestTimeoutSeconds * 1000,
+      }, (err) => sendError(req, res, err, auditId));
+      logRequest({
+        auditID: auditId, user: a.user.name, ...(a.user !== a.requester ? { impersonatedBy: a.requester.name } : {}),
+        verb: a.attrs.verb, path: a.attrs.path, status: outcome.status, bytes: outcome.bytes,
+        durationMs: round(performance.now() - started), ...(outcome.error ? { error: outcome.error.code, cause: outcome.error.details.cause ?? outcome.error.message } : {}),
+      }, outcome.error && !outcome.error.details.clientAborted ? 'warn' : 'info');
+    } catch (err) {
+      const ce = sendError(req, res, err, auditId);
+      const e = err instanceof KgateError ? err : undefined;
+      logRequest({
+        auditID: auditId || undefined, user: admitted?.user.name, method, path: rawTarget.split('?')[0], status: ce.status,
+        durationMs: round(performance.now() - started), error: e?.code ?? 'unexpected', reason: e?.details.reason ?? e?.message,
+        ...(e ? {} : { err }),
+      }, ce.level === 'error' ? 'error' : 'info');
+    }
+  }
+
+  function sendError(req: ClientRequest, res: ClientResponse, err: unknown, auditId: string) {
+    const ce = toClientError(err);
+    if (res.headersSent || res.destroyed) return ce;
+    const body = JSON.stringify(ce.body);
+    const headers: Record<string, string | number> = { ...STATUS_HEADERS, ...ce.headers, 'content-length': Buffer.byteLength(body) };
+    if (auditId) headers['audit-id'] = auditId;
+    // Rejected before the body was read: tell HTTP/1.1 clients the connection will not be reused, so an unread
+    // body can never be taken for the next request.
+    if (ce.status < 500 && hasRequestBody(req) && !('stream' in res)) headers.connection = 'close';
+    (res as ServerResponse).writeHead(ce.status, headers);
+    res.end(body);
+    return ce;
+  }
+
+  // No body parsing for proxied requests: the raw stream is forwarded as it arrives.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+
+  app.register(async (kgate) => registerKgateRoutes(kgate, { health, isShuttingDown: () => shuttingDown }), { prefix: '/kgate' });
+  app.route({
+    method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+    url: '/*',
+    handler: (request, reply) => {
+      // kgate writes the response itself (straight from the upstream): Fastify's reply is not used.
+      reply.hijack();
+      return proxyHandler(request.raw, reply.raw);
+    },
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.hijack();
+    sendError(request.raw, reply.raw, new KgateError('KGATE_BAD_REQUEST', `method ${request.raw.method} is not supported`), '');
+  });
+
+  return {
+    app, upstream, health, authn,
+    async listen() {
+      const [host, port] = splitHostPort(config.listen);
+      await app.listen({ host, port });
+      const addr = app.server.address();
+      return { host, port: typeof addr === 'object' && addr ? addr.port : port };
+    },
+    async close() {
+      shuttingDown = true;
+      health.stop();
+      authn.close();
+      await app.close();
+      await upstream.close();
+    },
+  };
+}
+
+function createFastify(tls: TlsMaterial, limits: Config['limits'], log: Logger) {
+  return Fastify({
+    http2: true,
+    https: { allowHTTP1: true, ...serverTlsOptions(tls) },
+    loggerInstance: log,
+    // One log line per request is written by kgate itself, with the user and the decision.
+    logController: new LogController({ disableRequestLogging: true }),
+    routerOptions: { maxParamLength: 65536 },
+    keepAliveTimeout: limits.keepAliveTimeoutSeconds * 1000,
+    http2SessionTimeout: limits.keepAliveTimeoutSeconds * 1000,
+    return503OnClosing: true,
+    genReqId: () => '',
+  });
+}
+
+function hasRequestBody(req: ClientRequest): boolean {
+  const h = req.headers;
+  if (h['transfer-encoding'] !== undefined) return true;
+  const cl = h['content-length'];
+  if (cl !== undefined) return cl !== '0';
+  // HTTP/2 requests may stream a body without content-length; END_STREAM on the headers means there is none.
+  const stream = (req as { stream?: { endAfterHeaders?: boolean } }).stream;
+  return stream !== undefined && stream.endAfterHeaders === false;
+}
+
+function round(ms: number) { return Math.round(ms * 100) / 100; }
+
+export function splitHostPort(listen: string): [string, number] {
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(listen);
+  if (!m) throw new KgateError('KGATE_CONFIG', `listen address "${listen}" is not HOST:PORT`);
+  return [m[1]!, Number(m[2])];
+}

@@ -1,0 +1,54 @@
+// The TLS profile: Mozilla intermediate (TLS 1.2 + 1.3; TLS 1.2 only with ECDHE + AEAD suites, because Node's
+// default list still carries CBC and DHE), client certificates requested but not required, and verified by the
+// x509 authenticator rather than at the handshake (kube-apiserver's tls.RequestClientCert).
+import { readFileSync } from 'node:fs';
+import { ConfigError, type FileProblem } from '../errors.ts';
+import type { Config } from '../config/schema.ts';
+
+export const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+/** X25519MLKEM768 (post-quantum hybrid) first where OpenSSL >= 3.5 offers it. */
+export function ecdhCurves(): string {
+  const [major = 0, minor = 0] = (process.versions.openssl ?? '0.0').split('.').map(Number);
+  return (major > 3 || (major === 3 && minor >= 5) ? ['X25519MLKEM768'] : []).concat(['X25519', 'P-256', 'P-384']).join(':');
+}
+
+export interface TlsMaterial { key: string; cert: string; ca?: string }
+
+export function readTlsMaterial(tls: Config['tls']): TlsMaterial {
+  const problems: FileProblem[] = [];
+  const read = (file: string | undefined, field: string) => {
+    if (file === undefined) return undefined;
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (err) {
+      problems.push({ file, field: `tls.${field}`, message: `cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})` });
+      return undefined;
+    }
+  };
+  const cert = read(tls.certFile, 'certFile');
+  const key = read(tls.keyFile, 'keyFile');
+  const ca = read(tls.clientCAFile, 'clientCAFile');
+  if (problems.length) throw new ConfigError(problems);
+  if (!cert!.includes('-----BEGIN CERTIFICATE-----')) problems.push({ file: tls.certFile, field: 'tls.certFile', message: 'not a PEM certificate' });
+  if (!/-----BEGIN (RSA |EC )?PRIVATE KEY-----/.test(key!)) problems.push({ file: tls.keyFile, field: 'tls.keyFile', message: 'not a PEM private key' });
+  if (problems.length) throw new ConfigError(problems);
+  return { key: key!, cert: cert!, ...(ca ? { ca } : {}) };
+}
+
+export function serverTlsOptions(m: TlsMaterial) {
+  return {
+    key: m.key,
+    cert: m.cert,
+    ...(m.ca ? { ca: m.ca } : {}),
+    requestCert: true,
+    rejectUnauthorized: false,
+    minVersion: 'TLSv1.2' as const,
+    ciphers: TLS12_CIPHERS,
+    ecdhCurve: ecdhCurves(),
+    honorCipherOrder: false,
+  };
+}

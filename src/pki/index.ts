@@ -1,0 +1,7 @@
+// pki/: the CA, server and client certificates, kubeconfig rendering and the on-disk layout of `kgate init`.
+// The only importer of node-forge, which only assembles and signs certificates (keys come from node:crypto).
+export * from './certificates.ts';
+export { renderKubeconfig, type KubeconfigOptions } from './kubeconfig.ts';
+export { writeFileAtomic, writeIfAbsent } from './files.ts';
+export { defaultServerHosts } from './host-names.ts';
+export { layoutPaths, ensurePki, certCovers, type LayoutPaths } from './layout.ts';

@@ -1,0 +1,88 @@
+// The Kubernetes API server upstream: plain http (MicroK8s' 8080, here `kubectl proxy`) or https (16443) verified
+// with the configured CA, where kgate authenticates with its own client certificate and/or bearer token and
+// carries the end user as Impersonate-* headers.
+//
+// Two connection pools (performance-baseline.md): a bounded keep-alive pool for ordinary requests, and an
+// unbounded one without a body timeout for long-running requests (watch, logs -f), so a thousand idle watches
+// never starve `kubectl get`.
+import { readFileSync } from 'node:fs';
+import { Pool } from 'undici';
+import type { ApiServerConfig } from '../config/schema.ts';
+import { ConfigError } from '../errors.ts';
+import type { UserInfo } from '../authn/user.ts';
+
+export interface ApiServerUpstream {
+  readonly name: 'apiServer';
+  readonly origin: string;
+  readonly pool: Pool;
+  readonly streamPool: Pool;
+  /** Headers kgate adds for its own credential and the end user's identity (lowercase names). */
+  identityHeaders(user: UserInfo): [string, string][];
+  /** kgate's own credential alone (health probes). */
+  readonly ownHeaders: [string, string][];
+  /** The credential header names this upstream may legitimately carry (for the final invariant check). */
+  readonly allowedCredentialHeaders: ReadonlySet<string>;
+  close(): Promise<void>;
+}
+
+function readOr(file: string | undefined, what: string): string | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([{ file, field: `upstreams.apiServer.${what}`, message: `cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})` }]);
+  }
+}
+
+export function createApiServerUpstream(cfg: ApiServerConfig): ApiServerUpstream {
+  const url = new URL(cfg.url);
+  const tls = url.protocol === 'https:';
+  const problems = [];
+  if (!tls && (cfg.caFile || cfg.certFile || cfg.keyFile || cfg.tokenFile)) {
+    problems.push({ file: '(config)', field: 'upstreams.apiServer', message: 'caFile, certFile, keyFile and tokenFile need an https url' });
+  }
+  if (Boolean(cfg.certFile) !== Boolean(cfg.keyFile)) {
+    problems.push({ file: '(config)', field: 'upstreams.apiServer', message: 'certFile and keyFile go together' });
+  }
+  if (cfg.identity === 'impersonate' && !tls) {
+    problems.push({ file: '(config)', field: 'upstreams.apiServer.identity', message: 'impersonate needs an https url with kgate\'s own credential' });
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  const token = readOr(cfg.tokenFile, 'tokenFile')?.trim();
+  if (cfg.tokenFile && !token) throw new ConfigError([{ file: cfg.tokenFile, message: 'the token file is empty' }]);
+  const connect = tls
+    ? { ca: readOr(cfg.caFile, 'caFile'), cert: readOr(cfg.certFile, 'certFile'), key: readOr(cfg.keyFile, 'keyFile'), rejectUnauthorized: true, ALPNProtocols: ['http/1.1'] }
+    : undefined;
+  const origin = url.origin;
+  const pool = new Pool(origin, { connections: cfg.connections, pipelining: 1, keepAliveTimeout: 30_000, connect });
+  const streamPool = new Pool(origin, { connections: null, pipelining: 1, bodyTimeout: 0, headersTimeout: 60_000, connect });
+
+  const own: [string, string][] = token ? [['authorization', `Bearer ${token}`]] : [];
+  const impersonate = cfg.identity === 'impersonate';
+  const allowed = new Set<string>([...(token ? ['authorization'] : []), ...(impersonate ? ['impersonate-user', 'impersonate-group', 'impersonate-uid'] : [])]);
+
+  return {
+    name: 'apiServer',
+    origin,
+    pool,
+    streamPool,
+    allowedCredentialHeaders: allowed,
+    ownHeaders: own,
+    identityHeaders(user) {
+      if (!impersonate) return own;
+      const h: [string, string][] = [...own, ['impersonate-user', user.name]];
+      for (const g of user.groups) h.push(['impersonate-group', g]);
+      if (user.uid) h.push(['impersonate-uid', user.uid]);
+      for (const [key, values] of Object.entries(user.extra)) {
+        // k8s-semantics.md §3.1: extra keys are percent-encoded so "/" and other non-token characters survive.
+        const name = `impersonate-extra-${encodeURIComponent(key).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`;
+        for (const v of values) h.push([name, v]);
+      }
+      return h;
+    },
+    async close() {
+      await Promise.all([pool.close(), streamPool.close()]);
+    },
+  };
+}

@@ -1,0 +1,46 @@
+// Where the real control-plane binaries come from. kube-apiserver is built once from the pinned k8s.io/kubernetes
+// module (test/cluster/kube/go.mod) and cached outside the repo; etcd, containerd and kubectl are the machine's.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const KUBE_VERSION = 'v1.34.4';
+const MODULE_DIR = join(dirname(fileURLToPath(import.meta.url)), 'kube');
+
+export function cacheDir(): string {
+  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kgate', KUBE_VERSION);
+}
+
+export function which(cmd: string): string | undefined {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+export interface Binaries { kubeApiserver: string; etcd: string; containerd: string; ctr: string; kubectl: string }
+
+/** Every binary the e2e tier needs, building kube-apiserver if Go is here and the cache is empty.
+ *  Returns the reason instead when something is missing. */
+export function ensureBinaries(log: (line: string) => void = () => {}): Binaries | { missing: string } {
+  const etcd = which('etcd');
+  const containerd = which('containerd');
+  const ctr = which('ctr');
+  const kubectl = which('kubectl');
+  const missing = [!etcd && 'etcd (apt-get install etcd-server)', !containerd && 'containerd (apt-get install containerd)',
+    !ctr && 'ctr (apt-get install containerd)', !kubectl && 'kubectl'].filter(Boolean);
+  const kubeApiserver = join(cacheDir(), 'kube-apiserver');
+  if (!existsSync(kubeApiserver)) {
+    if (!which('go')) missing.push(`kube-apiserver (not cached at ${kubeApiserver}, and Go is not installed to build it)`);
+    else {
+      log(`building kube-apiserver ${KUBE_VERSION} into ${cacheDir()} (first run only, a few minutes)`);
+      mkdirSync(cacheDir(), { recursive: true });
+      const r = spawnSync('go', ['build', '-trimpath', '-ldflags=-s', '-o', kubeApiserver, 'k8s.io/kubernetes/cmd/kube-apiserver'], {
+        cwd: MODULE_DIR, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CGO_ENABLED: '0' },
+      });
+      if (r.status !== 0) missing.push(`kube-apiserver (go build failed with exit ${r.status})`);
+    }
+  }
+  if (missing.length) return { missing: missing.join(', ') };
+  return { kubeApiserver, etcd: etcd!, containerd: containerd!, ctr: ctr!, kubectl: kubectl! };
+}

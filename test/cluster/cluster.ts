@@ -1,0 +1,245 @@
+// A real single-node control plane laid out like MicroK8s, for the end-to-end tier:
+//   etcd                 storage for the API server on loopback TCP, plus the MicroK8s-style unix socket
+//                        (unix://etcd.socket:2379, relative to its working folder) for kgate's etcd upstream
+//   kube-apiserver x2    "allow" profile (--authorization-mode=AlwaysAllow, as MicroK8s ships) and "rbac" profile,
+//                        both with a token file, client-cert auth and the front-proxy flags MicroK8s sets
+//   kubectl proxy        the stand-in for the removed insecure port 8080
+//   containerd           root, state, opt path and socket under the temp root, CRI plugin disabled
+// Everything lives under one temp root, on free loopback ports; the state (ports, credentials) is written to
+// cluster.json for the tests. A stale cluster from a killed run is cleaned up on the next start.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import { createCA, issueClientCert, issueServerCert, generateKeyPair, publicKeyOf, renderKubeconfig } from '../../src/pki/index.ts';
+import { generateToken } from '../../src/authn/index.ts';
+import type { Binaries } from './binaries.ts';
+
+export interface ApiServerInfo { url: string; port: number; profile: 'allow' | 'rbac' }
+
+export interface ClusterInfo {
+  root: string;
+  etcd: { url: string; socket: string; tcpPort: number };
+  apiServers: { allow: ApiServerInfo; rbac: ApiServerInfo };
+  proxy: { url: string; port: number };
+  containerd: { socket: string; namespace: string };
+  /** Cluster CA (serving certs of both API servers) and credentials, as files. */
+  files: {
+    caCert: string;
+    /** kgate's client certificate towards the API servers (allowed to impersonate). */
+    gatewayCert: string; gatewayKey: string;
+    /** kubeconfigs that talk to the API servers directly, as the cluster admin (for test setup and checks). */
+    adminKubeconfigAllow: string; adminKubeconfigRbac: string;
+  };
+  adminToken: string;
+  pids: number[];
+}
+
+const STALE_MARKER = join(tmpdir(), 'kgate-e2e-cluster.json');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+class ComponentError extends Error {}
+
+export async function startCluster(bin: Binaries, log: (line: string) => void = () => {}): Promise<ClusterInfo> {
+  cleanupStale(log);
+  const root = mkdtempSync(join(tmpdir(), 'kgate-e2e-'));
+  const procs: { name: string; proc: ChildProcess; logFile: string }[] = [];
+  const pids: number[] = [];
+  writeFileSync(STALE_MARKER, JSON.stringify({ root, pids }));
+  const dirs = ['pki', 'logs', 'etcd', 'containerd'].map((d) => join(root, d));
+  for (const d of dirs) mkdirSync(d, { recursive: true, mode: 0o700 });
+  const file = (name: string, content: string) => { const p = join(root, 'pki', name); writeFileSync(p, content, { mode: 0o600 }); return p; };
+
+  const startProc = (name: string, cmd: string, args: string[], cwd = root) => {
+    const logFile = join(root, 'logs', `${name}.log`);
+    const fd = openSync(logFile, 'a');
+    const proc = spawn(cmd, args, { cwd, stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    procs.push({ name, proc, logFile });
+    if (proc.pid) pids.push(proc.pid);
+    writeFileSync(STALE_MARKER, JSON.stringify({ root, pids }));
+    return proc;
+  };
+  const fail = (name: string, why: string): never => {
+    const entry = procs.find((p) => p.name === name);
+    const tail = entry && existsSync(entry.logFile) ? readFileSync(entry.logFile, 'utf8').split('\n').slice(-25).join('\n') : '';
+    throw new ComponentError(`${name} failed to start: ${why}\n--- last lines of ${entry?.logFile ?? '(no log)'} ---\n${tail}`);
+  };
+  const waitFor = async (name: string, check: () => Promise<boolean>, timeoutMs = 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    const entry = procs.find((p) => p.name === name);
+    while (Date.now() < deadline) {
+      if (entry && entry.proc.exitCode !== null) fail(name, `exited with code ${entry.proc.exitCode}`);
+      if (await check().catch(() => false)) return;
+      await sleep(250);
+    }
+    fail(name, `not ready after ${timeoutMs / 1000} s`);
+  };
+
+  try {
+    // PKI: one cluster CA (serving + client certs), a front-proxy CA, and the service-account key pair.
+    const ca = createCA('kgate-e2e-cluster-ca');
+    const serving = issueServerCert(ca, { hosts: ['127.0.0.1', 'localhost'], commonName: 'kube-apiserver' });
+    const admin = issueClientCert(ca, { user: 'cluster-admin', groups: ['system:masters'] });
+    // kgate's upstream identity. In the rbac profile it is allowed to impersonate through system:masters; a
+    // production cluster would bind a ClusterRole with verb "impersonate" instead (README).
+    const gateway = issueClientCert(ca, { user: 'kgate', groups: ['system:masters'] });
+    const frontProxyCA = createCA('front-proxy-ca');
+    const sa = generateKeyPair();
+    const adminToken = generateToken();
+    const files = {
+      caCert: file('ca.crt', ca.certPem), servingCert: file('apiserver.crt', serving.certPem), servingKey: file('apiserver.key', serving.keyPem),
+      gatewayCert: file('kgate.crt', gateway.certPem), gatewayKey: file('kgate.key', gateway.keyPem),
+      frontProxyCA: file('front-proxy-ca.crt', frontProxyCA.certPem),
+      saKey: file('serviceaccount.key', sa.keyPem), saPub: file('serviceaccount.pub', publicKeyOf(sa.keyPem)),
+      tokens: file('known_tokens.csv', `${adminToken},admin,admin,"system:masters"\n`),
+    };
+
+    // etcd: TCP for the API servers, and the MicroK8s unix socket (relative form: etcd 3.4 only accepts that).
+    const etcdPort = await freePort();
+    const etcdPeer = await freePort();
+    const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+    startProc('etcd', bin.etcd, [
+      '--name', 'e2e', '--data-dir', join(root, 'etcd', 'data'),
+      '--listen-client-urls', `${etcdUrl},unix://etcd.socket:2379`, '--advertise-client-urls', etcdUrl,
+      '--listen-peer-urls', `http://127.0.0.1:${etcdPeer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${etcdPeer}`,
+      '--initial-cluster', `e2e=http://127.0.0.1:${etcdPeer}`, '--log-level', 'warn',
+    ], join(root, 'etcd'));
+    await waitFor('etcd', async () => (await request(`${etcdUrl}/health`).then(async (r) => { await r.body.dump(); return r.statusCode === 200; })));
+
+    const apiServers = {} as ClusterInfo['apiServers'];
+    const starts: Promise<void>[] = [];
+    for (const profile of ['allow', 'rbac'] as const) {
+      const port = await freePort();
+      const name = `kube-apiserver-${profile}`;
+      startProc(name, bin.kubeApiserver, [
+        `--etcd-servers=${etcdUrl}`, `--etcd-prefix=/registry`,
+        `--bind-address=127.0.0.1`, `--advertise-address=127.0.0.1`, `--secure-port=${port}`,
+        `--tls-cert-file=${files.servingCert}`, `--tls-private-key-file=${files.servingKey}`,
+        `--client-ca-file=${files.caCert}`, `--token-auth-file=${files.tokens}`,
+        `--requestheader-client-ca-file=${files.frontProxyCA}`, '--requestheader-allowed-names=front-proxy-client',
+        '--requestheader-username-headers=X-Remote-User', '--requestheader-group-headers=X-Remote-Group',
+        '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+        `--service-account-key-file=${files.saPub}`, `--service-account-signing-key-file=${files.saKey}`,
+        '--service-account-issuer=https://kubernetes.default.svc', '--service-cluster-ip-range=10.152.183.0/24',
+        `--authorization-mode=${profile === 'allow' ? 'AlwaysAllow' : 'RBAC'}`,
+        // Two API servers share one etcd; only one may reconcile the kubernetes service endpoints.
+        `--endpoint-reconciler-type=${profile === 'allow' ? 'lease' : 'none'}`,
+        '--enable-admission-plugins=NamespaceLifecycle,ServiceAccount', '--disable-admission-plugins=DefaultStorageClass,StorageObjectInUseProtection',
+        `--cert-dir=${join(root, 'pki', profile)}`, '--v=1',
+      ]);
+      apiServers[profile] = { url: `https://127.0.0.1:${port}`, port, profile };
+      starts.push(waitFor(name, async () => {
+        const r = await request(`https://127.0.0.1:${port}/readyz`, {
+          headers: { authorization: `Bearer ${adminToken}` },
+          dispatcher: new (await import('undici')).Agent({ connect: { ca: ca.certPem } }),
+        });
+        await r.body.dump();
+        return r.statusCode === 200;
+      }, 120_000));
+    }
+    await Promise.all(starts);
+
+    const kubeconfig = (profile: 'allow' | 'rbac') => {
+      const p = join(root, 'pki', `admin-${profile}.kubeconfig`);
+      writeFileSync(p, renderKubeconfig({ server: apiServers[profile].url, caPem: ca.certPem, user: 'cluster-admin', credential: { certPem: admin.certPem, keyPem: admin.keyPem } }), { mode: 0o600 });
+      return p;
+    };
+    const adminKubeconfigAllow = kubeconfig('allow');
+    const adminKubeconfigRbac = kubeconfig('rbac');
+
+    // The 8080 stand-in. kubectl proxy's default filter rejects exec/attach; the insecure port it replaces did not.
+    const proxyPort = await freePort();
+    startProc('kubectl-proxy', bin.kubectl, ['proxy', `--kubeconfig=${adminKubeconfigAllow}`, '--address=127.0.0.1', `--port=${proxyPort}`, '--reject-paths=^$', '--accept-paths=^.*']);
+    await waitFor('kubectl-proxy', async () => {
+      const r = await request(`http://127.0.0.1:${proxyPort}/readyz`);
+      await r.body.dump();
+      return r.statusCode === 200;
+    });
+
+    // containerd without CRI, everything under the temp root.
+    const cd = join(root, 'containerd');
+    const socket = join(cd, 'containerd.sock');
+    writeFileSync(join(cd, 'config.toml'), [
+      'version = 2',
+      `root = "${join(cd, 'root')}"`,
+      `state = "${join(cd, 'state')}"`,
+      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+      '[grpc]',
+      `  address = "${socket}"`,
+      '[ttrpc]',
+      `  address = "${socket}.ttrpc"`,
+      '[plugins."io.containerd.internal.v1.opt"]',
+      `  path = "${join(cd, 'opt')}"`,
+      '',
+    ].join('\n'));
+    startProc('containerd', bin.containerd, ['--config', join(cd, 'config.toml'), '--log-level', 'warn']);
+    await waitFor('containerd', async () => existsSync(socket) && spawnSync(bin.ctr, ['--address', socket, 'version'], { timeout: 5000 }).status === 0);
+
+    const info: ClusterInfo = {
+      root,
+      etcd: { url: etcdUrl, socket: join(root, 'etcd', 'etcd.socket:2379'), tcpPort: etcdPort },
+      apiServers,
+      proxy: { url: `http://127.0.0.1:${proxyPort}`, port: proxyPort },
+      containerd: { socket, namespace: 'kgate-e2e' },
+      files: { caCert: files.caCert, gatewayCert: files.gatewayCert, gatewayKey: files.gatewayKey, adminKubeconfigAllow, adminKubeconfigRbac },
+      adminToken,
+      pids,
+    };
+    writeFileSync(join(root, 'cluster.json'), JSON.stringify(info, null, 2), { mode: 0o600 });
+    log(`cluster up in ${root}: etcd ${etcdUrl}, kube-apiserver allow ${apiServers.allow.url} rbac ${apiServers.rbac.url}, kubectl proxy :${proxyPort}, containerd ${socket}`);
+    return info;
+  } catch (err) {
+    await stopPids(pids);
+    log(`cluster start failed; logs kept in ${join(root, 'logs')}`);
+    throw err;
+  }
+}
+
+async function stopPids(pids: number[]): Promise<void> {
+  for (const pid of pids) { try { process.kill(pid, 'SIGTERM'); } catch { /* already gone */ } }
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && pids.some(alive)) await sleep(100);
+  for (const pid of pids) { if (alive(pid)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+export async function stopCluster(info: ClusterInfo, opts: { keepLogs: boolean }): Promise<void> {
+  await stopPids(info.pids);
+  if (!opts.keepLogs) rmSync(info.root, { recursive: true, force: true });
+  rmSync(STALE_MARKER, { force: true });
+}
+
+/** A previous run that was killed leaves processes and a temp root behind: end them before starting again. */
+function cleanupStale(log: (line: string) => void): void {
+  if (!existsSync(STALE_MARKER)) return;
+  try {
+    const { root, pids } = JSON.parse(readFileSync(STALE_MARKER, 'utf8')) as { root: string; pids: number[] };
+    const live = pids.filter(alive);
+    if (live.length) log(`cleaning up a stale cluster from a previous run (pids ${live.join(', ')})`);
+    for (const pid of live) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    if (root.startsWith(join(tmpdir(), 'kgate-e2e-'))) rmSync(root, { recursive: true, force: true });
+  } catch { /* unreadable marker: nothing to clean */ }
+  rmSync(STALE_MARKER, { force: true });
+}
+
+export function loadClusterInfo(): ClusterInfo | undefined {
+  const p = process.env.KGATE_CLUSTER;
+  return p && existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as ClusterInfo) : undefined;
+}
