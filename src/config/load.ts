@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
+import type { TSchema } from '@sinclair/typebox';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import { ConfigError, type FileProblem } from '../errors.ts';
 import { ConfigSchema, type Config } from './schema.ts';
@@ -22,10 +23,10 @@ export function loadConfig(file: string, overrides: ConfigOverrides = {}): Confi
 
 export function parseConfig(text: string, file: string, overrides: ConfigOverrides = {}): Config {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => ({
-      file, line: e.linePos?.[0]?.line, message: e.message.split('\n')[0] ?? e.message,
+      file, line: e.linePos?.[0]?.line, message: (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, ''),
     })));
   }
   const raw: unknown = doc.toJS() ?? {};
@@ -34,10 +35,12 @@ export function parseConfig(text: string, file: string, overrides: ConfigOverrid
 
   const problems: FileProblem[] = [];
   for (const e of Value.Errors(ConfigSchema, value)) {
-    const segments = e.path.split('/').slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-    // Report a union failure once, at the deepest field that explains it, not once per union member.
-    if (problems.some((p) => p.field === fieldName(segments))) continue;
-    problems.push({ file, line: lineOf(doc, lines, segments), field: fieldName(segments), message: explain(e) });
+    for (const { path, message } of explainError(e)) {
+      const segments = path.split('/').slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+      const field = fieldName(segments);
+      if (problems.some((p) => p.field === field)) continue;
+      problems.push({ file, line: lineOf(doc, lines, segments), field, message });
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return resolvePaths(value as Config, dirname(resolve(file)));
@@ -47,10 +50,24 @@ function fieldName(segments: (string | number)[]): string {
   return segments.length === 0 ? '(top level)' : segments.map((s) => (typeof s === 'number' ? `[${s}]` : s)).join('.').replace(/\.\[/g, '[');
 }
 
-function explain(e: { message: string; schema: { pattern?: string; description?: string }; value: unknown; path: string }): string {
-  if (e.message.startsWith('Unexpected property')) return `unknown field "${e.path.split('/').pop()}"`;
-  if (e.schema.description) return `${e.message}: expected ${e.schema.description}, got ${JSON.stringify(e.value)}`;
-  return e.message;
+interface SchemaError { message: string; schema: TSchema & { description?: string; anyOf?: TSchema[] }; value: unknown; path: string }
+
+/** Readable messages. A union of tagged objects (the authorization modes) is explained by the member its `mode`
+ *  selects, so `{mode: RBAC}` says "policyFile is required" instead of "Expected union value". */
+function explainError(e: SchemaError): { path: string; message: string }[] {
+  if (e.message.startsWith('Unexpected property')) return [{ path: e.path, message: `unknown field "${e.path.split('/').pop()}"` }];
+  if (e.schema.anyOf && e.value !== null && typeof e.value === 'object' && 'mode' in e.value) {
+    const mode = (e.value as { mode: unknown }).mode;
+    const member = e.schema.anyOf.find((m) => (m as { properties?: { mode?: { const?: unknown } } }).properties?.mode?.const === mode);
+    if (!member) {
+      const modes = e.schema.anyOf.map((m) => (m as { properties?: { mode?: { const?: unknown } } }).properties?.mode?.const).filter(Boolean);
+      return [{ path: `${e.path}/mode`, message: `unknown mode ${JSON.stringify(mode)}; expected one of ${modes.join(', ')}` }];
+    }
+    return [...Value.Errors(member, e.value)].flatMap((inner) => explainError({ ...inner, path: `${e.path}${inner.path}` } as SchemaError));
+  }
+  if (e.message.startsWith('Expected required property')) return [{ path: e.path, message: 'is required' }];
+  if (e.schema.description) return [{ path: e.path, message: `expected ${e.schema.description}, got ${JSON.stringify(e.value)}` }];
+  return [{ path: e.path, message: e.message }];
 }
 
 /** The line of the deepest node that exists along the path (an unknown field's own key, a missing field's parent). */

@@ -7,10 +7,18 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const KUBE_VERSION = 'v1.34.4';
+/** Bump when the build recipe changes, so caches made by an older recipe are rebuilt. */
+const BUILD_RECIPE = 2;
+const VERSION_VARS = ['k8s.io/component-base/version', 'k8s.io/client-go/pkg/version'].flatMap((pkg) => [
+  `-X ${pkg}.gitVersion=${KUBE_VERSION}`, `-X ${pkg}.gitMajor=1`, `-X ${pkg}.gitMinor=34`,
+  `-X ${pkg}.gitTreeState=clean`, `-X ${pkg}.buildDate=2026-01-01T00:00:00Z`,
+]);
+/** The go build arguments; the version variables are what `make` would stamp, so kubectl can parse the version. */
+export const BUILD_ARGS = ['build', '-trimpath', `-ldflags=-s ${VERSION_VARS.join(' ')}`];
 const MODULE_DIR = join(dirname(fileURLToPath(import.meta.url)), 'kube');
 
 export function cacheDir(): string {
-  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kgate', KUBE_VERSION);
+  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kgate', `${KUBE_VERSION}-${BUILD_RECIPE}`);
 }
 
 export function which(cmd: string): string | undefined {
@@ -35,7 +43,7 @@ export function ensureBinaries(log: (line: string) => void = () => {}): Binaries
     else {
       log(`building kube-apiserver ${KUBE_VERSION} into ${cacheDir()} (first run only, a few minutes)`);
       mkdirSync(cacheDir(), { recursive: true });
-      const r = spawnSync('go', ['build', '-trimpath', '-ldflags=-s', '-o', kubeApiserver, 'k8s.io/kubernetes/cmd/kube-apiserver'], {
+      const r = spawnSync('go', [...BUILD_ARGS, '-o', kubeApiserver, 'k8s.io/kubernetes/cmd/kube-apiserver'], {
         cwd: MODULE_DIR, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CGO_ENABLED: '0' },
       });
       if (r.status !== 0) missing.push(`kube-apiserver (go build failed with exit ${r.status})`);

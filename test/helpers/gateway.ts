@@ -34,18 +34,21 @@ export interface TestGatewayOptions {
   authorization?: object[];
   extraTokens?: string;
   limits?: object;
+  listen?: string;
+  anonymous?: boolean;
 }
 
 export async function startTestGateway(o: TestGatewayOptions): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'kgate-test-'));
-  const init = runInit({ dir, hosts: [], force: false, listen: '127.0.0.1:0' });
+  const listen = o.listen ?? '127.0.0.1:0';
+  const init = runInit({ dir, hosts: [], force: false, listen });
   const tokenLine = readFileSync(init.paths.tokenFile, 'utf8').split('\n')[0]!;
   const adminToken = tokenLine.split(',')[0]!;
   if (o.extraTokens) writeFileSync(init.paths.tokenFile, `${tokenLine}\n${o.extraTokens}`);
   writeFileSync(init.paths.config, stringify({
-    listen: '127.0.0.1:0',
+    listen,
     tls: { certFile: 'certs/server.crt', keyFile: 'certs/server.key', clientCAFile: 'certs/ca.crt' },
-    authentication: { tokenFile: 'credentials/basic_token.csv' },
+    authentication: { tokenFile: 'credentials/basic_token.csv', anonymous: o.anonymous ?? false },
     authorization: o.authorization ?? [{ mode: 'AlwaysAllow' }],
     upstreams: { apiServer: o.upstream },
     ...(o.limits ? { limits: o.limits } : {}),

@@ -1,0 +1,49 @@
+import t from 'tap';
+import { parseConfig, loadConfig } from './load.ts';
+import { ConfigError } from '../errors.ts';
+
+const minimal = `
+tls: {certFile: certs/server.crt, keyFile: certs/server.key}
+upstreams:
+  apiServer: {url: http://127.0.0.1:8080}
+`;
+
+t.test('defaults, relative paths resolved against the config folder', async (t) => {
+  const c = parseConfig(minimal, '/etc/kgate/gateway.yaml');
+  t.equal(c.listen, '0.0.0.0:6443');
+  t.equal(c.tls.certFile, '/etc/kgate/certs/server.crt');
+  t.same(c.authorization, [{ mode: 'AlwaysDeny' }], 'deny by default');
+  t.equal(c.authentication.anonymous, false);
+  t.equal(c.limits.requestTimeoutSeconds, 60);
+  t.equal(c.upstreams.apiServer.identity, 'none');
+  t.equal(parseConfig(minimal, '/x/g.yaml', { listen: '127.0.0.1:7443' }).listen, '127.0.0.1:7443', 'flags override the file');
+});
+
+t.test('every problem reported at once, with line and field', async (t) => {
+  const text = `listen: nowhere
+tls: {certFile: a, keyFile: b, bogus: 1}
+authentication:
+  tokenFile: t.csv
+  anonymus: true
+authorization:
+  - {mode: RBAC}
+upstreams:
+  apiServer: {url: ftp://x}
+`;
+  const err = t.throws(() => parseConfig(text, 'gw.yaml')) as ConfigError;
+  t.ok(err instanceof ConfigError);
+  const byField = Object.fromEntries(err.problems.map((p) => [p.field, p]));
+  t.match(byField['listen'], { line: 1, message: /HOST:PORT/ });
+  t.match(byField['tls.bogus'], { line: 2, message: 'unknown field "bogus"' });
+  t.match(byField['authentication.anonymus'], { line: 5, message: 'unknown field "anonymus"' });
+  t.match(byField['authorization[0].policyFile'], { line: 7, message: 'is required' });
+  t.match(byField['upstreams.apiServer.url'], { line: 9 });
+  t.match(err.message, /^gw\.yaml: line 1: listen: expected HOST:PORT, got "nowhere"$/m);
+  t.throws(() => parseConfig(`${minimal}authorization: [{mode: Magic}]\n`, 'g.yaml'), { message: /g\.yaml: line 5: authorization\[0\]\.mode: unknown mode "Magic"; expected one of AlwaysAllow, AlwaysDeny, RBAC, ABAC, Webhook, Plugin/ });
+});
+
+t.test('YAML syntax errors and unreadable files name the file and line', async (t) => {
+  t.throws(() => parseConfig('tls: {certFile: a\n', 'bad.yaml'), { message: /^bad\.yaml: line \d+: / });
+  t.throws(() => parseConfig('listen: a:1\nlisten: b:2\n', 'dup.yaml'), { message: /dup\.yaml: line 2: .*[Dd]uplicate|unique/ });
+  t.throws(() => loadConfig('/nonexistent/gateway.yaml'), { message: '/nonexistent/gateway.yaml: cannot read the config file (ENOENT)' });
+});
