@@ -130,22 +130,19 @@ interface ListOptionsView { watch: boolean; fieldSelector?: FieldRequirement[] }
  *  parameter that fails to decode resets the options, keeping only a lenient reading of `watch`. */
 function decodeListOptions(query: URLSearchParams): ListOptionsView {
   try {
-    const watch = parseGoBool(query.get('watch'));
-    for (const p of ['allowWatchBookmarks', 'sendInitialEvents']) parseGoBool(query.get(p));
+    const watch = queryBool(query.get('watch'));
     for (const p of ['timeoutSeconds', 'limit']) parseGoInt(query.get(p));
     const fs = query.get('fieldSelector');
     return { watch, fieldSelector: fs === null ? undefined : parseFieldSelector(fs) };
   } catch {
-    const w = query.get('watch');
-    return { watch: w !== null && !['false', '0'].includes(w.toLowerCase()) };
+    return { watch: queryBool(query.get('watch')) };
   }
 }
 
-function parseGoBool(v: string | null): boolean {
-  if (v === null || v === '') return false;
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
-  throw new Error(`invalid bool ${v}`);
+/** runtime.Convert_Slice_string_To_bool: absent is false; "0" or "false" (any case) is false; anything else,
+ *  the empty string included, is true. It never fails. */
+function queryBool(v: string | null): boolean {
+  return v !== null && v !== '0' && v.toLowerCase() !== 'false';
 }
 
 function parseGoInt(v: string | null): void {
