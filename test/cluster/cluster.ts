@@ -17,6 +17,7 @@ import { request } from 'undici';
 import { createCA, issueClientCert, issueServerCert, generateKeyPair, publicKeyOf, renderKubeconfig } from '../../src/pki/index.ts';
 import { generateToken } from '../../src/authn/index.ts';
 import type { Binaries } from './binaries.ts';
+import { busyboxImage } from './oci-image.ts';
 
 export interface ApiServerInfo { url: string; port: number; profile: 'allow' | 'rbac' }
 
@@ -25,7 +26,7 @@ export interface ClusterInfo {
   etcd: { url: string; socket: string; tcpPort: number };
   apiServers: { allow: ApiServerInfo; rbac: ApiServerInfo };
   proxy: { url: string; port: number };
-  containerd: { socket: string; namespace: string };
+  containerd: { socket: string; namespace: string; image: string };
   /** Cluster CA (serving certs of both API servers) and credentials, as files. */
   files: {
     caCert: string;
@@ -188,13 +189,19 @@ export async function startCluster(bin: Binaries, log: (line: string) => void = 
     ].join('\n'));
     startProc('containerd', bin.containerd, ['--config', join(cd, 'config.toml'), '--log-level', 'warn']);
     await waitFor('containerd', async () => existsSync(socket) && spawnSync(bin.ctr, ['--address', socket, 'version'], { timeout: 5000 }).status === 0);
+    // One small image, built here from Debian's busybox-static (no registry, no network), for the containerd upstream.
+    const image = busyboxImage({ name: 'docker.io/library/busybox:kgate-e2e' });
+    const archive = join(cd, 'busybox-image.tar');
+    writeFileSync(archive, image.archive);
+    const imported = spawnSync(bin.ctr, ['--address', socket, '--namespace', 'kgate-e2e', 'images', 'import', archive], { encoding: 'utf8', timeout: 30_000 });
+    if (imported.status !== 0) fail('containerd', `ctr images import failed: ${imported.stderr}`);
 
     const info: ClusterInfo = {
       root,
       etcd: { url: etcdUrl, socket: join(root, 'etcd', 'etcd.socket:2379'), tcpPort: etcdPort },
       apiServers,
       proxy: { url: `http://127.0.0.1:${proxyPort}`, port: proxyPort },
-      containerd: { socket, namespace: 'kgate-e2e' },
+      containerd: { socket, namespace: 'kgate-e2e', image: image.ref },
       files: { caCert: files.caCert, gatewayCert: files.gatewayCert, gatewayKey: files.gatewayKey, adminKubeconfigAllow, adminKubeconfigRbac },
       adminToken,
       pids,
