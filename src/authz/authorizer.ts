@@ -31,10 +31,24 @@ export interface AuthorizationResult {
   error?: string;
 }
 
+export interface ResourceRule { verbs: string[]; apiGroups: string[]; resources: string[]; resourceNames?: string[] }
+export interface NonResourceRule { verbs: string[]; nonResourceURLs: string[] }
+/** What a user may do in a namespace (SelfSubjectRulesReview); incomplete when an authorizer cannot enumerate. */
+export interface RuleSet { resourceRules: ResourceRule[]; nonResourceRules: NonResourceRule[]; incomplete: boolean; errors: string[] }
+
 export interface Authorizer {
   readonly name: string;
   authorize(a: AuthorizationAttributes): AuthorizationResult | Promise<AuthorizationResult>;
+  /** Absent: the authorizer cannot enumerate its rules (the review is then marked incomplete). */
+  rulesFor?(user: UserInfo, namespace: string): RuleSet | Promise<RuleSet>;
 }
+
+export const EVERYTHING: RuleSet = Object.freeze({
+  resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }],
+  nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }],
+  incomplete: false, errors: [],
+});
+export const NOTHING: RuleSet = Object.freeze({ resourceRules: [], nonResourceRules: [], incomplete: false, errors: [] });
 
 export function attributesFor(user: UserInfo, r: RequestAttributes): AuthorizationAttributes {
   return {
@@ -58,6 +72,18 @@ export function createUnionAuthorizer(chain: Authorizer[]): Authorizer {
         if (r.error) errors.push(r.error);
       }
       return { decision: 'no-opinion', reason: reasons.join('\n'), ...(errors.length ? { error: errors.join('; ') } : {}) };
+    },
+    async rulesFor(user, namespace) {
+      const out: RuleSet = { resourceRules: [], nonResourceRules: [], incomplete: false, errors: [] };
+      for (const authorizer of chain) {
+        if (!authorizer.rulesFor) { out.incomplete = true; continue; }
+        const r = await authorizer.rulesFor(user, namespace);
+        out.resourceRules.push(...r.resourceRules);
+        out.nonResourceRules.push(...r.nonResourceRules);
+        out.incomplete ||= r.incomplete;
+        out.errors.push(...r.errors);
+      }
+      return out;
     },
   };
 }

@@ -1,26 +1,62 @@
 // authz/: Authorizer -> allow | deny | no-opinion (+ reason, rule), composed like kube-apiserver's union with the
-// privileged group (system:masters) first. kube-apiserver's 403 wording and client impersonation live here too.
+// privileged group (system:masters) first. Policy files are watched: a change that fails to load is logged and
+// counted, and the last good policy stays in force. kube-apiserver's 403 wording and impersonation live here too.
+import type { Logger } from 'pino';
 import type { AuthorizerConfig } from '../config/schema.ts';
-import { ConfigError } from '../errors.ts';
+import { watchPath, type WatchedFile } from '../config/watched-file.ts';
+import { ConfigError, formatProblem, KgateError, type FileProblem } from '../errors.ts';
 import { createUnionAuthorizer, type Authorizer } from './authorizer.ts';
 import { alwaysAllowAuthorizer, alwaysDenyAuthorizer, privilegedGroupAuthorizer } from './builtin.ts';
+import { createRbacAuthorizer, loadRbacPolicy } from './rbac.ts';
 
 export * from './authorizer.ts';
 export { forbiddenMessage } from './forbidden.ts';
 export { impersonate, impersonationRequest } from './impersonation.ts';
+export { loadRbacPolicy, compileRbacPolicy, type RbacPolicy } from './rbac.ts';
 
-export function createAuthorizerChain(modes: AuthorizerConfig[]): Authorizer {
+export interface AuthorizerChain {
+  authorizer: Authorizer;
+  /** The watched policies, for reload on SIGHUP and for tests. */
+  policies: WatchedFile<unknown>[];
+  close(): void;
+}
+
+const silent = { info() {}, warn() {}, error() {} } as unknown as Logger;
+
+export function createAuthorizerChain(modes: AuthorizerConfig[], log: Logger = silent): AuthorizerChain {
   const seen = new Set<string>();
   const chain: Authorizer[] = [privilegedGroupAuthorizer];
+  const policies: WatchedFile<unknown>[] = [];
+  const watch = <T extends { warnings: FileProblem[] }>(mode: string, file: string, load: () => T, describe: (t: T) => object) => {
+    const w = watchPath(file, load);
+    const report = (t: T) => { for (const p of t.warnings) log.warn({ mode, file: p.file, line: p.line }, p.message); };
+    report(w.current);
+    log.info({ mode, file, ...describe(w.current) }, 'policy loaded');
+    w.on('reload', (t) => { report(t); log.info({ mode, file, ...describe(t), reloads: w.reloads }, 'policy reloaded'); });
+    w.on('error', (err) => log.error({ mode, file, problem: problemText(err), reloads: w.reloads }, 'policy rejected; the last good one stays in force'));
+    policies.push(w as WatchedFile<unknown>);
+    return w;
+  };
   for (const [i, m] of modes.entries()) {
     if (seen.has(m.mode)) throw new ConfigError([{ file: '(config)', field: `authorization[${i}].mode`, message: `mode ${m.mode} is listed twice` }]);
     seen.add(m.mode);
     switch (m.mode) {
       case 'AlwaysAllow': chain.push(alwaysAllowAuthorizer); break;
       case 'AlwaysDeny': chain.push(alwaysDenyAuthorizer); break;
+      case 'RBAC': {
+        const w = watch('RBAC', m.policyFile, () => loadRbacPolicy(m.policyFile), (p) => ({ roles: p.roles, bindings: p.bindings }));
+        chain.push(createRbacAuthorizer(() => w.current));
+        break;
+      }
       default:
         throw new ConfigError([{ file: '(config)', field: `authorization[${i}].mode`, message: `mode ${m.mode} is not available in this version of kgate` }]);
     }
   }
-  return createUnionAuthorizer(chain);
+  return { authorizer: createUnionAuthorizer(chain), policies, close() { for (const p of policies) p.close(); } };
 }
+
+function problemText(err: unknown): string {
+  if (err instanceof KgateError && Array.isArray(err.details.problems)) return (err.details.problems as FileProblem[]).map(formatProblem).join('; ');
+  return err instanceof Error ? err.message : String(err);
+}
+export { selfReviewKind, answerSelfReview, type SelfReviewKind } from './self-review.ts';

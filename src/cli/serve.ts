@@ -24,6 +24,9 @@ export async function serve(config: Config): Promise<number> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => { gateway.authn.tokens?.reload(); });
+  process.on('SIGHUP', () => {
+    gateway.authn.tokens?.reload();
+    for (const p of gateway.authz.policies) p.reload();
+  });
   return -1;
 }

@@ -10,8 +10,8 @@ import { KgateError } from '../errors.ts';
 import { requestAttributes, isLongRunning, type RequestAttributes } from '../request/index.ts';
 import { createUnionAuthenticator, type AuthnOutcome } from '../authn/authenticator.ts';
 import { createAuthenticators, type AuthnSources } from '../authn/index.ts';
-import type { UserInfo } from '../authn/user.ts';
-import { attributesFor, createAuthorizerChain, forbiddenMessage, impersonate, impersonationRequest, type Authorizer } from '../authz/index.ts';
+import { SYSTEM_AUTHENTICATED, type UserInfo } from '../authn/user.ts';
+import { answerSelfReview, selfReviewKind, type SelfReviewKind, attributesFor, createAuthorizerChain, forbiddenMessage, impersonate, impersonationRequest, type Authorizer, type AuthorizerChain } from '../authz/index.ts';
 import { createApiServerUpstream, createHealthProbe, type ApiServerUpstream, type HealthProbe } from '../upstreams/index.ts';
 import { forward, outboundHeaders, STATUS_HEADERS, type ClientRequest, type ClientResponse } from '../proxy/index.ts';
 import { toClientError } from './errors.ts';
@@ -24,17 +24,19 @@ export interface Gateway {
   upstream: ApiServerUpstream;
   health: HealthProbe;
   authn: AuthnSources;
+  authz: AuthorizerChain;
   listen(): Promise<{ host: string; port: number }>;
   close(): Promise<void>;
 }
 
-interface Admitted { attrs: RequestAttributes; user: UserInfo; requester: UserInfo; method: string }
+interface Admitted { attrs: RequestAttributes; user: UserInfo; requester: UserInfo; method: string; review?: SelfReviewKind }
 
 export function createGateway(config: Config, log: Logger): Gateway {
   const tls = readTlsMaterial(config.tls);
   const authn = createAuthenticators(config.authentication, log);
   const authenticate = createUnionAuthenticator(authn.authenticators, { anonymous: config.authentication.anonymous });
-  const authorizer: Authorizer = createAuthorizerChain(config.authorization);
+  const authz = createAuthorizerChain(config.authorization, log);
+  const authorizer: Authorizer = authz.authorizer;
   const upstream = createApiServerUpstream(config.upstreams.apiServer);
   const health = createHealthProbe(upstream.pool, upstream.ownHeaders);
   const limits = config.limits;
@@ -51,6 +53,9 @@ export function createGateway(config: Config, log: Logger): Gateway {
     const requester = outcome.user;
     const ask = impersonationRequest(headers);
     const user = ask ? await impersonate(requester, ask, authorizer) : requester;
+    // Every authenticated user may review themselves (kube-apiserver's system:basic-user); kgate answers.
+    const review = selfReviewKind(attrs);
+    if (review && user.groups.includes(SYSTEM_AUTHENTICATED)) return { attrs, user, requester, method, headers, review };
     const a = attributesFor(user, attrs);
     const decision = await authorizer.authorize(a);
     if (decision.decision !== 'allow') {
@@ -78,6 +83,14 @@ export function createGateway(config: Config, log: Logger): Gateway {
       const a = await admit(method, rawTarget, req.rawHeaders, remoteAddress);
       admitted = a;
       auditId = auditIdOf(a.headers);
+      if (a.review) {
+        const body = await readJsonBody(req, 1024 * 1024);
+        const answer = JSON.stringify(await answerSelfReview(a.review, body, a.user, authorizer));
+        (res as ServerResponse).writeHead(201, { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'audit-id': auditId, 'content-length': Buffer.byteLength(answer) });
+        res.end(answer);
+        logRequest({ auditID: auditId, user: a.user.name, verb: a.attrs.verb, path: a.attrs.path, status: 201, answeredBy: 'kgate', durationMs: round(performance.now() - started) });
+        return;
+      }
       const longRunning = isLongRunning(a.attrs);
       const headers = outboundHeaders({
         rawHeaders: req.rawHeaders, clientAddress: remoteAddress,
@@ -141,7 +154,7 @@ export function createGateway(config: Config, log: Logger): Gateway {
   });
 
   return {
-    app, upstream, health, authn,
+    app, upstream, health, authn, authz,
     async listen() {
       const [host, port] = splitHostPort(config.listen);
       await app.listen({ host, port });
@@ -152,6 +165,7 @@ export function createGateway(config: Config, log: Logger): Gateway {
       shuttingDown = true;
       health.stop();
       authn.close();
+      authz.close();
       await app.close();
       await upstream.close();
     },
@@ -181,6 +195,26 @@ function hasRequestBody(req: ClientRequest): boolean {
   // HTTP/2 requests may stream a body without content-length; END_STREAM on the headers means there is none.
   const stream = (req as { stream?: { endAfterHeaders?: boolean } }).stream;
   return stream !== undefined && stream.endAfterHeaders === false;
+}
+
+/** A small JSON body kgate answers itself (self reviews). Refuses other media types and oversized bodies. */
+async function readJsonBody(req: ClientRequest, limit: number): Promise<unknown> {
+  const type = String(req.headers['content-type'] ?? 'application/json');
+  if (!/^application\/json\b/i.test(type)) {
+    throw new KgateError('KGATE_BAD_REQUEST', `the content type ${JSON.stringify(type)} is not supported here; send application/json`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new KgateError('KGATE_BAD_REQUEST', `the request body is larger than ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+  } catch (err) {
+    throw new KgateError('KGATE_BAD_REQUEST', `the request body is not valid JSON: ${(err as Error).message}`);
+  }
 }
 
 function round(ms: number) { return Math.round(ms * 100) / 100; }
