@@ -7,7 +7,12 @@ import { LineCounter, parseAllDocuments } from 'yaml';
 import { ConfigError, type FileProblem } from '../errors.ts';
 
 export interface Origin { file: string; document: number; line: number }
-export interface PolicyObject { value: Record<string, unknown>; origin: Origin }
+export interface PolicyObject {
+  value: Record<string, unknown>;
+  origin: Origin;
+  /** The line of a node inside this object (e.g. ['rules', 2]), or the object's own line. */
+  lineOf(path: (string | number)[]): number;
+}
 
 export function policyFilesIn(path: string): string[] {
   let st;
@@ -34,6 +39,10 @@ export function readPolicyObjects(path: string): PolicyObject[] {
       const value = doc.toJS() as unknown;
       if (value === null || value === undefined) return; // empty document
       const line = doc.contents?.range ? lines.linePos(doc.contents.range[0]).line : 1;
+      const lineAt = (path: (string | number)[], fallback: number): number => {
+        const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+        return node?.range ? lines.linePos(node.range[0]).line : fallback;
+      };
       if (typeof value !== 'object' || Array.isArray(value)) {
         problems.push({ file, line, message: `document ${index + 1} is not an object` });
         return;
@@ -41,11 +50,11 @@ export function readPolicyObjects(path: string): PolicyObject[] {
       const obj = value as Record<string, unknown>;
       if (obj.kind === 'List' && Array.isArray(obj.items)) {
         (obj.items as unknown[]).forEach((item, i) => {
-          const node = (doc.getIn(['items', i], true) as { range?: [number, number, number] } | undefined);
-          out.push({ value: item as Record<string, unknown>, origin: { file, document: index + 1, line: node?.range ? lines.linePos(node.range[0]).line : line } });
+          const itemLine = lineAt(['items', i], line);
+          out.push({ value: item as Record<string, unknown>, origin: { file, document: index + 1, line: itemLine }, lineOf: (p) => lineAt(['items', i, ...p], itemLine) });
         });
       } else {
-        out.push({ value: obj, origin: { file, document: index + 1, line } });
+        out.push({ value: obj, origin: { file, document: index + 1, line }, lineOf: (p) => lineAt(p, line) });
       }
     });
   }

@@ -143,7 +143,7 @@ t.test('invalid policies are refused with file, line and field', async (t) => {
   const cases: [string, RegExp][] = [
     ['apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r}\nrules: []\n', /bad\.yaml: line 1: document 1: metadata\.namespace: is required for a Role/],
     ['kind: Role\napiVersion: v1\nmetadata: {name: r, namespace: x}\n', /document 1: apiVersion: expected rbac\.authorization\.k8s\.io\/v1/],
-    ['---\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\nrules:\n- {verbs: [get], resources: [pods]}\n', /line 3: document 2: rules\[0\]: resource rules must supply at least one api group/],
+    ['---\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\nrules:\n- {verbs: [get], resources: [pods]}\n', /line 7: document 2: rules\[0\]: resource rules must supply at least one api group/],
     ['apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r, namespace: x}\nrules:\n- {verbs: [get], nonResourceURLs: ["/x"]}\n', /namespaced rules cannot apply to nonResourceURLs/],
     ['apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: b}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: r}\n', /roleRef\.kind: must be ClusterRole/],
     ['apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: b}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: r}\nsubjects: [{kind: ServiceAccount, name: s}]\n', /subjects\[0\]\.namespace: is required for a ServiceAccount/],

@@ -14,7 +14,7 @@ const KINDS = new Set(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding
 
 export interface PolicyRule { verbs: string[]; apiGroups?: string[]; resources?: string[]; resourceNames?: string[]; nonResourceURLs?: string[] }
 
-interface CompiledRule { rule: PolicyRule; index: number; verbs: Set<string>; apiGroups: Set<string>; resources: string[]; resourceNames: Set<string>; nonResourceURLs: string[] }
+interface CompiledRule { rule: PolicyRule; index: number; line: number; verbs: Set<string>; apiGroups: Set<string>; resources: string[]; resourceNames: Set<string>; nonResourceURLs: string[] }
 interface RoleObj { kind: 'Role' | 'ClusterRole'; name: string; namespace: string; labels: Record<string, string>; rules: CompiledRule[]; origin: Origin; aggregation?: LabelSelector[] }
 interface Subject { kind: 'User' | 'Group' | 'ServiceAccount'; name: string; namespace?: string }
 interface BindingObj { kind: 'RoleBinding' | 'ClusterRoleBinding'; name: string; namespace: string; roleRef: { kind: 'Role' | 'ClusterRole'; name: string }; subjects: Subject[]; origin: Origin }
@@ -40,8 +40,8 @@ export function compileRbacPolicy(objects: PolicyObject[]): RbacPolicy {
   const problems: FileProblem[] = [];
   const roles = new Map<string, RoleObj>();
   const bindings: BindingObj[] = [];
-  for (const { value, origin } of objects) {
-    const at = (field: string, message: string) => problems.push({ file: origin.file, line: origin.line, field: `document ${origin.document}: ${field}`, message });
+  for (const { value, origin, lineOf } of objects) {
+    const at = (field: string, message: string, line = origin.line) => problems.push({ file: origin.file, line, field: `document ${origin.document}: ${field}`, message });
     const kind = value.kind;
     if (typeof kind !== 'string' || !KINDS.has(kind)) { at('kind', `expected Role, ClusterRole, RoleBinding or ClusterRoleBinding, got ${JSON.stringify(kind)}`); continue; }
     if (value.apiVersion !== `${RBAC_GROUP}/v1`) { at('apiVersion', `expected ${RBAC_GROUP}/v1, got ${JSON.stringify(value.apiVersion)}`); continue; }
@@ -58,8 +58,8 @@ export function compileRbacPolicy(objects: PolicyObject[]): RbacPolicy {
       const rules: CompiledRule[] = [];
       rawRules.forEach((r, i) => {
         const err = validateRule(r, kind === 'ClusterRole');
-        if (err) at(`rules[${i}]`, err);
-        else rules.push(compileRule(r as PolicyRule, i));
+        if (err) at(`rules[${i}]`, err, lineOf(['rules', i]));
+        else rules.push(compileRule(r as PolicyRule, i, lineOf(['rules', i])));
       });
       const agg = (value.aggregationRule as { clusterRoleSelectors?: LabelSelector[] } | undefined)?.clusterRoleSelectors;
       if (agg !== undefined && kind !== 'ClusterRole') at('aggregationRule', 'only a ClusterRole may aggregate');
@@ -78,9 +78,9 @@ export function compileRbacPolicy(objects: PolicyObject[]): RbacPolicy {
       const rawSubjects = value.subjects ?? [];
       if (!Array.isArray(rawSubjects)) { at('subjects', 'must be a list'); continue; }
       rawSubjects.forEach((s: { kind?: unknown; name?: unknown; namespace?: unknown }, i: number) => {
-        if (s.kind !== 'User' && s.kind !== 'Group' && s.kind !== 'ServiceAccount') { at(`subjects[${i}].kind`, `expected User, Group or ServiceAccount, got ${JSON.stringify(s.kind)}`); return; }
-        if (typeof s.name !== 'string' || s.name === '') { at(`subjects[${i}].name`, 'is required'); return; }
-        if (s.kind === 'ServiceAccount' && !namespaced && !s.namespace) { at(`subjects[${i}].namespace`, 'is required for a ServiceAccount in a ClusterRoleBinding'); return; }
+        if (s.kind !== 'User' && s.kind !== 'Group' && s.kind !== 'ServiceAccount') { at(`subjects[${i}].kind`, `expected User, Group or ServiceAccount, got ${JSON.stringify(s.kind)}`, lineOf(['subjects', i])); return; }
+        if (typeof s.name !== 'string' || s.name === '') { at(`subjects[${i}].name`, 'is required', lineOf(['subjects', i])); return; }
+        if (s.kind === 'ServiceAccount' && !namespaced && !s.namespace) { at(`subjects[${i}].namespace`, 'is required for a ServiceAccount in a ClusterRoleBinding', lineOf(['subjects', i])); return; }
         subjects.push({ kind: s.kind, name: s.name, ...(typeof s.namespace === 'string' && s.namespace ? { namespace: s.namespace } : {}) });
       });
       bindings.push({ kind: kind as BindingObj['kind'], name, namespace, roleRef: { kind: roleRef.kind as 'Role' | 'ClusterRole', name: roleRef.name }, subjects, origin });
@@ -117,9 +117,9 @@ function validateRule(r: unknown, clusterScoped: boolean): string | undefined {
   return undefined;
 }
 
-function compileRule(rule: PolicyRule, index: number): CompiledRule {
+function compileRule(rule: PolicyRule, index: number, line: number): CompiledRule {
   return {
-    rule, index,
+    rule, index, line,
     verbs: new Set(rule.verbs), apiGroups: new Set(rule.apiGroups ?? []), resources: rule.resources ?? [],
     resourceNames: new Set(rule.resourceNames ?? []), nonResourceURLs: rule.nonResourceURLs ?? [],
   };
@@ -157,7 +157,7 @@ function aggregate(roles: Map<string, RoleObj>): void {
           const key = JSON.stringify(r.rule);
           if (seen.has(key)) continue;
           seen.add(key);
-          rules.push(compileRule(r.rule, rules.length));
+          rules.push({ ...r, index: rules.length });
         }
       }
       if (JSON.stringify(rules.map((r) => r.rule)) !== JSON.stringify(role.rules.map((r) => r.rule))) { role.rules = rules; changed = true; }
@@ -273,7 +273,7 @@ function createEvaluator(roles: Map<string, RoleObj>, bindings: BindingObj[], wa
             decision: 'allow',
             reason: `RBAC: allowed by ${b.kind} "${bindingName}" of ${b.roleRef.kind} "${b.roleRef.name}" to ${describeSubject(e.subject, b.namespace)}`,
             authorizer: 'RBAC',
-            rule: `${role.kind} "${role.namespace ? `${role.namespace}/` : ''}${role.name}" rules[${rule.index}] at ${describeOrigin(role.origin)} (document ${role.origin.document})`,
+            rule: `${role.kind} "${role.namespace ? `${role.namespace}/` : ''}${role.name}" rules[${rule.index}] at ${rule.line > 0 ? `${role.origin.file}:${rule.line}` : describeOrigin(role.origin)} (document ${role.origin.document})`,
           };
           return true;
         }

@@ -8,6 +8,7 @@ import { ConfigError, KgateError } from '../errors.ts';
 import { loadConfig } from '../config/index.ts';
 import { runInit } from './init.ts';
 import { serve } from './serve.ts';
+import { canI } from './can-i.ts';
 import { renderKubeconfig } from '../pki/index.ts';
 import { loadTokenTable, parseCredentialsCsv } from '../authn/index.ts';
 
@@ -17,6 +18,7 @@ usage:
   kgate init --dir DIR [--host NAME_OR_IP]... [--upstream URL] [--listen HOST:PORT] [--force]
   kgate serve --config FILE [--listen HOST:PORT]
   kgate kubeconfig --config FILE --user NAME [--server URL]
+  kgate can-i VERB RESOURCE[/NAME] [-n NS] [--subresource S] --as USER [--as-group G]... --config FILE [--explain]
   kgate dev [--listen HOST:PORT] [--upstream URL]     (npm start: development PKI in certs-dev/)
 `;
 
@@ -56,6 +58,20 @@ async function main(argv: string[]): Promise<number> {
         credential: { token: record.secret },
       }));
       return 0;
+    }
+    case 'can-i': {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: {
+        config: { type: 'string' }, namespace: { type: 'string', short: 'n', default: '' }, as: { type: 'string' },
+        'as-group': { type: 'string', multiple: true }, subresource: { type: 'string', default: '' }, explain: { type: 'boolean', default: false } } });
+      const [verb, resource] = positionals;
+      if (!values.config || !verb || !resource || positionals.length > 2) return usage('can-i needs VERB RESOURCE and --config FILE');
+      if (!values.as) return usage('can-i answers offline: say who is asking with --as USER (and --as-group G)');
+      const r = await canI(loadConfig(values.config), {
+        verb, resource, namespace: values.namespace ?? '', subresource: values.subresource ?? '', user: values.as,
+        groups: values['as-group'] ?? [], explain: values.explain ?? false,
+      });
+      process.stdout.write(`${r.lines.join('\n')}\n`);
+      return r.allowed ? 0 : 1;
     }
     case 'dev': {
       const { values } = parseArgs({ args: rest, options: { listen: { type: 'string' }, upstream: { type: 'string' } } });

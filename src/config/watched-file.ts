@@ -50,8 +50,9 @@ export function watchPath<T>(path: string, load: () => T, intervalMs = 1000): Wa
     reload();
   }, intervalMs);
   timer.unref();
-  return Object.assign(emitter, {
-    get current() { return current; },
+  // defineProperty, not Object.assign: assign would copy the getter's value once and freeze `current`.
+  Object.defineProperty(emitter, 'current', { get: () => current, enumerable: true });
+  return Object.assign(emitter as typeof emitter & { readonly current: T }, {
     file: path,
     reloads,
     reload,

@@ -8,6 +8,7 @@ import type { ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.ts';
 import { KgateError } from '../errors.ts';
 import { requestAttributes, isLongRunning, type RequestAttributes } from '../request/index.ts';
+import { decodeReviewProtobuf } from '../request/kube-protobuf.ts';
 import { createUnionAuthenticator, type AuthnOutcome } from '../authn/authenticator.ts';
 import { createAuthenticators, type AuthnSources } from '../authn/index.ts';
 import { SYSTEM_AUTHENTICATED, type UserInfo } from '../authn/user.ts';
@@ -84,7 +85,7 @@ export function createGateway(config: Config, log: Logger): Gateway {
       admitted = a;
       auditId = auditIdOf(a.headers);
       if (a.review) {
-        const body = await readJsonBody(req, 1024 * 1024);
+        const body = await readReviewBody(req, 1024 * 1024);
         const answer = JSON.stringify(await answerSelfReview(a.review, body, a.user, authorizer));
         (res as ServerResponse).writeHead(201, { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'audit-id': auditId, 'content-length': Buffer.byteLength(answer) });
         res.end(answer);
@@ -197,10 +198,11 @@ function hasRequestBody(req: ClientRequest): boolean {
   return stream !== undefined && stream.endAfterHeaders === false;
 }
 
-/** A small JSON body kgate answers itself (self reviews). Refuses other media types and oversized bodies. */
-async function readJsonBody(req: ClientRequest, limit: number): Promise<unknown> {
+/** The small body of a self review (JSON, or the protobuf kubectl prefers). Refuses other media types and oversized bodies. */
+async function readReviewBody(req: ClientRequest, limit: number): Promise<unknown> {
   const type = String(req.headers['content-type'] ?? 'application/json');
-  if (!/^application\/json\b/i.test(type)) {
+  const protobuf = /^application\/vnd\.kubernetes\.protobuf\b/i.test(type);
+  if (!protobuf && !/^application\/json\b/i.test(type)) {
     throw new KgateError('KGATE_BAD_REQUEST', `the content type ${JSON.stringify(type)} is not supported here; send application/json`);
   }
   const chunks: Buffer[] = [];
@@ -210,6 +212,7 @@ async function readJsonBody(req: ClientRequest, limit: number): Promise<unknown>
     if (size > limit) throw new KgateError('KGATE_BAD_REQUEST', `the request body is larger than ${limit} bytes`);
     chunks.push(chunk);
   }
+  if (protobuf) return decodeReviewProtobuf(Buffer.concat(chunks));
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
   } catch (err) {

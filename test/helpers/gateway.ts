@@ -36,6 +36,8 @@ export interface TestGatewayOptions {
   limits?: object;
   listen?: string;
   anonymous?: boolean;
+  /** Called with the gateway's folder before it starts (to place policy files next to gateway.yaml). */
+  before?: (dir: string) => void;
 }
 
 export async function startTestGateway(o: TestGatewayOptions): Promise<TestGateway> {
@@ -54,6 +56,7 @@ export async function startTestGateway(o: TestGatewayOptions): Promise<TestGatew
     ...(o.limits ? { limits: o.limits } : {}),
     log: { level: 'debug' },
   }));
+  o.before?.(dir);
   const logs: Record<string, unknown>[] = [];
   const raw: string[] = [];
   const sink = new Writable({ write(chunk, _enc, cb) { const s = chunk.toString(); raw.push(s); for (const l of s.split('\n')) if (l) logs.push(JSON.parse(l)); cb(); } });
