@@ -5,6 +5,7 @@ export type KgateErrorCode =
   | 'KGATE_BAD_REQUEST' // the request cannot be safely interpreted (path, framing, headers)
   | 'KGATE_UNAUTHORIZED' // a credential was presented and is not valid, or none and anonymous is off
   | 'KGATE_FORBIDDEN' // authenticated, not authorized
+  | 'KGATE_AUTHORIZATION_ERROR' // nothing allowed and an authorizer failed (a webhook down): 500, as kube-apiserver
   | 'KGATE_TOO_MANY_REQUESTS'
   | 'KGATE_UPSTREAM_UNAVAILABLE' // refused, socket missing, DNS: nothing was sent
   | 'KGATE_UPSTREAM_FAILED' // the upstream broke the exchange (reset, malformed response)

@@ -8,11 +8,15 @@ import { ConfigError, formatProblem, KgateError, type FileProblem } from '../err
 import { createUnionAuthorizer, type Authorizer } from './authorizer.ts';
 import { alwaysAllowAuthorizer, alwaysDenyAuthorizer, privilegedGroupAuthorizer } from './builtin.ts';
 import { createRbacAuthorizer, loadRbacPolicy } from './rbac.ts';
+import { createAbacAuthorizer, loadAbacPolicy } from './abac.ts';
+import { createWebhookAuthorizer } from './webhook.ts';
+import { loadPluginAuthorizer } from './plugin.ts';
 
 export * from './authorizer.ts';
 export { forbiddenMessage } from './forbidden.ts';
 export { impersonate, impersonationRequest } from './impersonation.ts';
 export { loadRbacPolicy, compileRbacPolicy, type RbacPolicy } from './rbac.ts';
+export { loadAbacPolicy, parseAbacPolicy } from './abac.ts';
 
 export interface AuthorizerChain {
   authorizer: Authorizer;
@@ -23,10 +27,11 @@ export interface AuthorizerChain {
 
 const silent = { info() {}, warn() {}, error() {} } as unknown as Logger;
 
-export function createAuthorizerChain(modes: AuthorizerConfig[], log: Logger = silent): AuthorizerChain {
+export async function createAuthorizerChain(modes: AuthorizerConfig[], log: Logger = silent): Promise<AuthorizerChain> {
   const seen = new Set<string>();
   const chain: Authorizer[] = [privilegedGroupAuthorizer];
   const policies: WatchedFile<unknown>[] = [];
+  const closers: (() => unknown)[] = [];
   const watch = <T extends { warnings: FileProblem[] }>(mode: string, file: string, load: () => T, describe: (t: T) => object) => {
     const w = watchPath(file, load);
     const report = (t: T) => { for (const p of t.warnings) log.warn({ mode, file: p.file, line: p.line }, p.message); };
@@ -48,11 +53,26 @@ export function createAuthorizerChain(modes: AuthorizerConfig[], log: Logger = s
         chain.push(createRbacAuthorizer(() => w.current));
         break;
       }
-      default:
-        throw new ConfigError([{ file: '(config)', field: `authorization[${i}].mode`, message: `mode ${m.mode} is not available in this version of kgate` }]);
+      case 'ABAC': {
+        const w = watch('ABAC', m.policyFile, () => loadAbacPolicy(m.policyFile), (p) => ({ lines: p.lines.length }));
+        chain.push(createAbacAuthorizer(() => w.current));
+        break;
+      }
+      case 'Webhook': {
+        const webhook = createWebhookAuthorizer(m);
+        closers.push(() => webhook.close());
+        chain.push(webhook);
+        break;
+      }
+      case 'Plugin':
+        chain.push(await loadPluginAuthorizer(m.module, m.timeoutSeconds));
+        break;
     }
   }
-  return { authorizer: createUnionAuthorizer(chain), policies, close() { for (const p of policies) p.close(); } };
+  return {
+    authorizer: createUnionAuthorizer(chain), policies,
+    close() { for (const p of policies) p.close(); for (const c of closers) void c(); },
+  };
 }
 
 function problemText(err: unknown): string {

@@ -16,7 +16,7 @@ export function parseResourceArg(arg: string): { resource: string; apiGroup: str
 }
 
 export async function canI(config: Config, o: CanIOptions): Promise<{ allowed: boolean; lines: string[] }> {
-  const chain = createAuthorizerChain(config.authorization);
+  const chain = await createAuthorizerChain(config.authorization);
   try {
     const user = withAuthenticatedGroup({ name: o.user, uid: '', groups: o.groups, extra: {} });
     const base = { user, verb: o.verb, apiVersion: '', subresource: '' };

@@ -7,7 +7,7 @@ import { createLogger } from '../http/logger.ts';
 /** Resolves with -1: the process keeps running until a signal ends it and sets its own exit code. */
 export async function serve(config: Config): Promise<number> {
   const log = createLogger(config.log.level);
-  const gateway = createGateway(config, log);
+  const gateway = await createGateway(config, log);
   const { host, port } = await gateway.listen();
   log.info({ host, port, upstream: gateway.upstream.origin }, 'kgate listening');
   let stopping = false;

@@ -32,11 +32,11 @@ export interface Gateway {
 
 interface Admitted { attrs: RequestAttributes; user: UserInfo; requester: UserInfo; method: string; review?: SelfReviewKind }
 
-export function createGateway(config: Config, log: Logger): Gateway {
+export async function createGateway(config: Config, log: Logger): Promise<Gateway> {
   const tls = readTlsMaterial(config.tls);
   const authn = createAuthenticators(config.authentication, log);
   const authenticate = createUnionAuthenticator(authn.authenticators, { anonymous: config.authentication.anonymous });
-  const authz = createAuthorizerChain(config.authorization, log);
+  const authz = await createAuthorizerChain(config.authorization, log);
   const authorizer: Authorizer = authz.authorizer;
   const upstream = createApiServerUpstream(config.upstreams.apiServer);
   const health = createHealthProbe(upstream.pool, upstream.ownHeaders);
@@ -61,7 +61,7 @@ export function createGateway(config: Config, log: Logger): Gateway {
     const decision = await authorizer.authorize(a);
     if (decision.decision !== 'allow') {
       if (decision.error && decision.decision === 'no-opinion') {
-        throw new KgateError('KGATE_CONFIG', 'authorization error', { reason: decision.error });
+        throw new KgateError('KGATE_AUTHORIZATION_ERROR', 'authorization error', { reason: decision.error });
       }
       const f = forbiddenMessage(a, decision.reason);
       throw new KgateError('KGATE_FORBIDDEN', f.message, { statusDetails: f.details, user: user.name, authorizer: decision.authorizer });

@@ -105,7 +105,7 @@ if (!cluster) {
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     const policyFile = join(dir, 'policy.json');
     writeFileSync(policyFile, JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
-    const chain = createAuthorizerChain([{ mode: 'RBAC', policyFile }]);
+    const chain = await createAuthorizerChain([{ mode: 'RBAC', policyFile }]);
     t.teardown(() => chain.close());
 
     const agent = new Agent({ connect: { ca: readFileSync(cluster.files.caCert) }, connections: 8 });

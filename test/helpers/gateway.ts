@@ -61,7 +61,7 @@ export async function startTestGateway(o: TestGatewayOptions): Promise<TestGatew
   const raw: string[] = [];
   const sink = new Writable({ write(chunk, _enc, cb) { const s = chunk.toString(); raw.push(s); for (const l of s.split('\n')) if (l) logs.push(JSON.parse(l)); cb(); } });
   const config = loadConfig(init.paths.config);
-  const gateway = createGateway(config, createLogger('debug', sink));
+  const gateway = await createGateway(config, createLogger('debug', sink));
   const { port } = await gateway.listen();
   const caPem = readFileSync(init.paths.caCert, "utf8");
   const agent = new Agent({ connect: { ca: caPem } });
