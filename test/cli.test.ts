@@ -44,7 +44,7 @@ t.test('kgate init writes the MicroK8s-like layout, 0600 keys, and is idempotent
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const first = await kgate(['init', '--dir', dir, '--host', 'gw.lan', '--host', '198.18.1.7', '--upstream', 'http://127.0.0.1:8080']);
   t.equal(first.code, 0, first.stderr);
-  for (const f of ['certs/ca.crt', 'certs/ca.key', 'certs/server.crt', 'certs/server.key', 'certs/serviceaccount.key', 'credentials/basic_token.csv', 'credentials/client.config', 'gateway.yaml']) {
+  for (const f of ['certs/ca.crt', 'certs/ca.key', 'certs/server.crt', 'certs/server.key', 'certs/serviceaccount.key', 'credentials/basic_token.csv', 'credentials/client.config', 'gateway.yaml', 'policy/rbac.yaml']) {
     t.ok(existsSync(join(dir, f)), `${f} exists`);
   }
   for (const f of ['certs/ca.key', 'certs/server.key', 'certs/serviceaccount.key', 'credentials/basic_token.csv', 'credentials/client.config']) {
@@ -128,8 +128,8 @@ t.test('kgate serve: upstream down is not a start-up error; kubeconfig for a tok
   t.equal(doc.users[0].user.token, 'alice-token');
   const agent = new Agent({ connect: { ca: Buffer.from(doc.clusters[0].cluster['certificate-authority-data'], 'base64').toString() } });
   t.teardown(() => agent.close());
-  const r = await request(`${doc.clusters[0].cluster.server}/api`, { dispatcher: agent, headers: { authorization: `Bearer ${doc.users[0].user.token}` } });
-  t.equal(r.statusCode, 403, 'alice authenticates (403 from the default AlwaysDeny, not 401)');
+  const r = await request(`${doc.clusters[0].cluster.server}/api/v1/namespaces/default/pods`, { dispatcher: agent, headers: { authorization: `Bearer ${doc.users[0].user.token}` } });
+  t.equal(r.statusCode, 403, 'alice authenticates (403 from the starter RBAC policy, not 401)');
   await r.body.dump();
   const missing = await kgate(['kubeconfig', '--config', join(dir, 'gateway.yaml'), '--user', 'nobody']);
   t.equal(missing.code, 1);

@@ -5,6 +5,7 @@ import { stringify } from 'yaml';
 import { defaultServerHosts, ensurePki, layoutPaths, renderKubeconfig, writeFileAtomic, type LayoutPaths } from '../pki/index.ts';
 import { formatCredentialLine, generateToken, parseCredentialsCsv, SYSTEM_MASTERS } from '../authn/index.ts';
 import { ConfigError } from '../errors.ts';
+import { join } from 'node:path';
 
 export interface InitOptions { dir: string; hosts: string[]; upstream?: string; force: boolean; listen?: string }
 export interface InitResult { paths: LayoutPaths; wrote: string[]; kept: string[]; server: string }
@@ -31,6 +32,13 @@ export function runInit(o: InitOptions): InitResult {
   const host = o.hosts[0] ?? '127.0.0.1';
   const server = `https://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
 
+  const policyFile = join(o.dir, 'policy', 'rbac.yaml');
+  if (o.force || !existsSync(policyFile)) {
+    writeFileAtomic(policyFile, STARTER_RBAC_POLICY, 0o600);
+    wrote.push(policyFile);
+  } else {
+    kept.push(policyFile);
+  }
   if (o.force || !existsSync(paths.config)) {
     writeFileAtomic(paths.config, renderGatewayYaml(listen, o.upstream ?? 'http://127.0.0.1:8080'), 0o600);
     wrote.push(paths.config);
@@ -49,9 +57,9 @@ function renderGatewayYaml(listen: string, upstream: string): string {
     listen,
     tls: { certFile: 'certs/server.crt', keyFile: 'certs/server.key', clientCAFile: 'certs/ca.crt' },
     authentication: { tokenFile: 'credentials/basic_token.csv', anonymous: false },
-    // system:masters (the admin in basic_token.csv) is always allowed; everyone else is denied until a policy
-    // grants them something.
-    authorization: [{ mode: 'AlwaysDeny' }],
+    // system:masters (the admin in basic_token.csv) is always allowed; everyone else gets what policy/rbac.yaml
+    // grants (discovery and nothing more until you add bindings).
+    authorization: [{ mode: 'RBAC', policyFile: 'policy/rbac.yaml' }],
     upstreams: {
       apiServer: https
         ? { url: upstream, caFile: 'certs/upstream-ca.crt', certFile: 'certs/upstream-client.crt', keyFile: 'certs/upstream-client.key', identity: 'impersonate' }
@@ -60,3 +68,35 @@ function renderGatewayYaml(listen: string, upstream: string): string {
   };
   return `# kgate gateway configuration. Relative paths resolve against this file's folder.\n${stringify(doc)}`;
 }
+
+/** kube-apiserver's system:discovery and system:public-info-viewer, so kubectl can discover what it may use, plus
+ *  a commented example of granting a user read access in one namespace. */
+const STARTER_RBAC_POLICY = `# kgate authorization policy: standard rbac.authorization.k8s.io/v1 objects (several documents, or a folder of
+# files). Edits take effect within a second; an edit that does not load is rejected and the last good policy stays.
+# Members of system:masters (the admin token) are always allowed, as in kube-apiserver.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "kgate:discovery"}
+rules:
+- nonResourceURLs: ["/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*", "/version", "/version/", "/healthz", "/livez", "/readyz"]
+  verbs: [get]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "kgate:discovery"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "kgate:discovery"}
+subjects: [{kind: Group, apiGroup: rbac.authorization.k8s.io, name: "system:authenticated"}]
+# Example: let alice read pods and logs in the dev namespace.
+# ---
+# apiVersion: rbac.authorization.k8s.io/v1
+# kind: Role
+# metadata: {name: pod-reader, namespace: dev}
+# rules:
+# - {apiGroups: [""], resources: [pods, pods/log], verbs: [get, list, watch]}
+# ---
+# apiVersion: rbac.authorization.k8s.io/v1
+# kind: RoleBinding
+# metadata: {name: alice-reads-pods, namespace: dev}
+# roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}
+# subjects: [{kind: User, apiGroup: rbac.authorization.k8s.io, name: alice}]
+`;
