@@ -14,7 +14,7 @@ const KINDS = new Set(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding
 
 export interface PolicyRule { verbs: string[]; apiGroups?: string[]; resources?: string[]; resourceNames?: string[]; nonResourceURLs?: string[] }
 
-interface CompiledRule { rule: PolicyRule; index: number; line: number; verbs: Set<string>; apiGroups: Set<string>; resources: string[]; resourceNames: Set<string>; nonResourceURLs: string[] }
+interface CompiledRule { rule: PolicyRule; index: number; verbs: Set<string>; apiGroups: Set<string>; resources: string[]; resourceNames: Set<string>; nonResourceURLs: string[] }
 interface RoleObj { kind: 'Role' | 'ClusterRole'; name: string; namespace: string; labels: Record<string, string>; rules: CompiledRule[]; origin: Origin; aggregation?: LabelSelector[] }
 interface Subject { kind: 'User' | 'Group' | 'ServiceAccount'; name: string; namespace?: string }
 interface BindingObj { kind: 'RoleBinding' | 'ClusterRoleBinding'; name: string; namespace: string; roleRef: { kind: 'Role' | 'ClusterRole'; name: string }; subjects: Subject[]; origin: Origin }
@@ -59,7 +59,7 @@ export function compileRbacPolicy(objects: PolicyObject[]): RbacPolicy {
       rawRules.forEach((r, i) => {
         const err = validateRule(r, kind === 'ClusterRole');
         if (err) at(`rules[${i}]`, err, lineOf(['rules', i]));
-        else rules.push(compileRule(r as PolicyRule, i, lineOf(['rules', i])));
+        else rules.push(compileRule(r as PolicyRule, i));
       });
       const agg = (value.aggregationRule as { clusterRoleSelectors?: LabelSelector[] } | undefined)?.clusterRoleSelectors;
       if (agg !== undefined && kind !== 'ClusterRole') at('aggregationRule', 'only a ClusterRole may aggregate');
@@ -117,9 +117,9 @@ function validateRule(r: unknown, clusterScoped: boolean): string | undefined {
   return undefined;
 }
 
-function compileRule(rule: PolicyRule, index: number, line: number): CompiledRule {
+function compileRule(rule: PolicyRule, index: number): CompiledRule {
   return {
-    rule, index, line,
+    rule, index,
     verbs: new Set(rule.verbs), apiGroups: new Set(rule.apiGroups ?? []), resources: rule.resources ?? [],
     resourceNames: new Set(rule.resourceNames ?? []), nonResourceURLs: rule.nonResourceURLs ?? [],
   };
@@ -273,7 +273,7 @@ function createEvaluator(roles: Map<string, RoleObj>, bindings: BindingObj[], wa
             decision: 'allow',
             reason: `RBAC: allowed by ${b.kind} "${bindingName}" of ${b.roleRef.kind} "${b.roleRef.name}" to ${describeSubject(e.subject, b.namespace)}`,
             authorizer: 'RBAC',
-            rule: `${role.kind} "${role.namespace ? `${role.namespace}/` : ''}${role.name}" rules[${rule.index}] at ${rule.line > 0 ? `${role.origin.file}:${rule.line}` : describeOrigin(role.origin)} (document ${role.origin.document})`,
+            rule: `${role.kind} "${role.namespace ? `${role.namespace}/` : ''}${role.name}" rules[${rule.index}] at ${describeOrigin(role.origin)} (document ${role.origin.document})`,
           };
           return true;
         }
