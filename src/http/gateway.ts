@@ -104,6 +104,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
         dispatcher: longRunning ? upstream.streamPool : upstream.pool,
         method, path: rawTarget, headers, body: hasBody ? req : null,
         timeoutMs: longRunning ? 0 : limits.requestTimeoutSeconds * 1000,
+        flushHead: longRunning,
       }, (err) => sendError(req, res, err, auditId));
       logRequest({
         auditID: auditId, user: a.user.name, ...(a.user !== a.requester ? { impersonatedBy: a.requester.name } : {}),
@@ -134,6 +135,9 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     res.end(body);
     return ce;
   }
+
+  // Small writes go out at once (watch events, streamed chunks); Nagle would hold them for a delayed ACK.
+  app.server.on('secureConnection', (socket: { setNoDelay(v: boolean): void }) => socket.setNoDelay(true));
 
   // No body parsing for proxied requests: the raw stream is forwarded as it arrives.
   app.removeAllContentTypeParsers();

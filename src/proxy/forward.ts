@@ -22,6 +22,8 @@ export interface ForwardOptions {
   body: ClientRequest | null;
   /** Whole-exchange deadline for ordinary requests; 0 for long-running ones. */
   timeoutMs: number;
+  /** Long-running (watch, logs -f): send the head at once instead of with the first body bytes. */
+  flushHead: boolean;
 }
 
 export interface ForwardOutcome { status: number; error?: KgateError; bytes: number }
@@ -94,8 +96,15 @@ export function forward(res: ClientResponse, opts: ForwardOptions, onError: (err
         const h = inboundHeaders(headers);
         if ('stream' in res) (res as Http2ServerResponse).writeHead(statusCode, h); // HTTP/2 has no reason phrase
         else (res as ServerResponse).writeHead(statusCode, statusMessage || undefined, h);
-        // Send the head now: a watch's first event may be minutes away, and kubectl waits for the headers.
-        (res as ServerResponse).flushHeaders?.();
+        // A watch's first event may be minutes away and kubectl waits for the head: send it now. Ordinary responses
+        // keep head and body in one write (two small writes meet Nagle + delayed ACK: +40 ms per request).
+        if (opts.flushHead) (res as ServerResponse).flushHeaders?.();
+        else if ('cork' in res) {
+          // Head, body and end usually arrive in one read from the upstream: cork until the end of this tick so they
+          // leave in one TLS write (one record) instead of two or three.
+          res.cork();
+          process.nextTick(uncork, res);
+        }
       },
       onResponseData(c, chunk) {
         if (settled) return;
@@ -123,6 +132,10 @@ export function forward(res: ClientResponse, opts: ForwardOptions, onError: (err
       },
     });
   });
+}
+
+function uncork(res: ServerResponse): void {
+  res.uncork();
 }
 
 function statusFor(e: KgateError): number {
