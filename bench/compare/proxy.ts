@@ -87,6 +87,12 @@ export async function runCompare() {
   const kgate = spawn(node, [join(root, 'src', 'cli', 'main.ts'), 'serve', '--config', join(kdir, 'gateway.yaml')], { stdio: 'inherit' });
   children.push(kgate);
   await waitForPort(kport);
+  // The same gateway with two worker processes (one per core here), on the next port.
+  const kport2 = kport + 2;
+  const kgate2 = spawn(node, [join(root, 'src', 'cli', 'main.ts'), 'serve', '--config', join(kdir, 'gateway.yaml'), '--listen', `127.0.0.1:${kport2}`, '--workers', '2'], { stdio: 'inherit' });
+  children.push(kgate2);
+  await waitForPort(kport2);
+  await sleep(500);
 
   // nginx: TLS with the same certificate, one worker, upstream keep-alive, no authentication at all.
   const ndir = join(dir, 'nginx');
@@ -120,16 +126,18 @@ http {
   }
 
   const contenders = [
-    { name: 'direct (origin, plain HTTP)', url: `http://127.0.0.1:${originPort}/bench`, headers: [], pid: origin.proc.pid! },
-    ...(hasNginx ? [{ name: 'nginx TLS proxy (no authn)', url: `https://127.0.0.1:${nport}/bench`, headers: [], pid: nginxWorkerPid(ndir) }] : []),
-    { name: 'kgate (TLS + token + RBAC)', url: `https://127.0.0.1:${kport}/bench`, headers: ['Authorization: Bearer bench-token-0123456789abcdef0123456789'], pid: kgate.pid! },
+    { name: 'direct (origin, plain HTTP)', url: `http://127.0.0.1:${originPort}/bench`, headers: [], pids: [origin.proc.pid!] },
+    ...(hasNginx ? [{ name: 'nginx TLS proxy (no authn)', url: `https://127.0.0.1:${nport}/bench`, headers: [], pids: [nginxWorkerPid(ndir)] }] : []),
+    { name: 'kgate (TLS + token + RBAC)', url: `https://127.0.0.1:${kport}/bench`, headers: ['Authorization: Bearer bench-token-0123456789abcdef0123456789'], pids: [kgate.pid!] },
+    { name: 'kgate, 2 workers', url: `https://127.0.0.1:${kport2}/bench`, headers: ['Authorization: Bearer bench-token-0123456789abcdef0123456789'], pids: [kgate2.pid!, ...childPids(kgate2.pid!)] },
   ];
   const results = new Map<string, { rps: number[]; p50: number[]; p99: number[]; cpuUs: number[] }>();
   for (let round = 0; round < ROUNDS; round++) {
     for (const c of contenders) {
-      const before = cpuSeconds(c.pid);
+      const cpuOf = () => c.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+      const before = cpuOf();
       const r = wrk(c.url, c.headers);
-      const cpu = cpuSeconds(c.pid) - before;
+      const cpu = cpuOf() - before;
       const e = results.get(c.name) ?? results.set(c.name, { rps: [], p50: [], p99: [], cpuUs: [] }).get(c.name)!;
       e.rps.push(r.rps); e.p50.push(r.p50ms); e.p99.push(r.p99ms); e.cpuUs.push((cpu * 1e6) / r.requests);
       process.stdout.write(`  round ${round + 1} ${c.name}: ${fmt(r.rps, 0)} req/s, p50 ${fmt(r.p50ms)} ms, p99 ${fmt(r.p99ms)} ms\n`);
@@ -141,6 +149,10 @@ http {
   });
   for (const c of children) c.kill('SIGTERM');
   return rows;
+}
+
+function childPids(pid: number): number[] {
+  return spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
 }
 
 function nginxWorkerPid(ndir: string): number {

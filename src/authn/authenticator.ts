@@ -7,6 +7,8 @@ import { ANONYMOUS, withAuthenticatedGroup, type UserInfo } from './user.ts';
 export interface AuthnRequest {
   headers: Record<string, string[] | undefined>;
   remoteAddress: string;
+  /** The TLS peer: a stable key per connection (for caching) and its certificate, read only when needed. */
+  peer?: { key: object; certificate(): import('node:crypto').X509Certificate | undefined };
 }
 
 /** user: accepted. error: a credential was presented and is not valid. null: no opinion (no credential of this kind). */

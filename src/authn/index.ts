@@ -7,19 +7,27 @@ import { formatProblem, KgateError } from '../errors.ts';
 import type { Authenticator } from './authenticator.ts';
 import { createBearerAuthenticator } from './bearer.ts';
 import { createTokenTable, type TokenTable } from './token-file.ts';
+import { createBasicAuthenticator, createPasswordTable, type PasswordTable } from './password-file.ts';
+import { createX509Authenticator } from './x509.ts';
+import type { X509Certificate } from 'node:crypto';
 
 export * from './authenticator.ts';
 export * from './user.ts';
+export { createPasswordTable, loadPasswordTable, hashPassword, type PasswordTable } from './password-file.ts';
+export { parseCAs, verifyClientCertificate } from './x509.ts';
 export { createTokenTable, loadTokenTable, generateToken, formatCredentialLine, parseCredentialsCsv, type TokenTable } from './token-file.ts';
 
 export interface AuthnSources {
   authenticators: Authenticator[];
   tokens?: WatchedFile<TokenTable>;
+  passwords?: WatchedFile<PasswordTable>;
   close(): void;
 }
 
-export function createAuthenticators(cfg: Config['authentication'], log: Logger): AuthnSources {
+export function createAuthenticators(cfg: Config['authentication'], log: Logger, clientCAs?: X509Certificate[]): AuthnSources {
   const authenticators: Authenticator[] = [];
+  // kube-apiserver's order: client certificates first, then bearer tokens (then the historical basic auth).
+  if (clientCAs && clientCAs.length > 0) authenticators.push(createX509Authenticator(() => clientCAs));
   let tokens: WatchedFile<TokenTable> | undefined;
   if (cfg.tokenFile) {
     tokens = watchParsedFile(cfg.tokenFile, createTokenTable);
@@ -31,10 +39,19 @@ export function createAuthenticators(cfg: Config['authentication'], log: Logger)
     const watched = tokens;
     authenticators.push(createBearerAuthenticator(() => watched.current));
   }
+  let passwords: WatchedFile<PasswordTable> | undefined;
   if (cfg.passwordFile) {
-    throw new KgateError('KGATE_CONFIG', `authentication.passwordFile: the static password file is not available in this version of kgate (${cfg.passwordFile})`);
+    const file = cfg.passwordFile;
+    passwords = watchParsedFile(file, createPasswordTable);
+    const report = (t: PasswordTable) => { for (const w of t.warnings) log.warn({ file: w.file, line: w.line }, w.message); };
+    report(passwords.current);
+    log.info({ file, users: passwords.current.size }, 'password file loaded');
+    passwords.on('reload', (t) => { report(t); log.info({ file, users: t.size }, 'password file reloaded'); });
+    passwords.on('error', (err) => log.error({ file, problem: describe(err) }, 'password file rejected; the last good one stays in force'));
+    const watched = passwords;
+    authenticators.push(createBasicAuthenticator(() => watched.current));
   }
-  return { authenticators, tokens, close() { tokens?.close(); } };
+  return { authenticators, tokens, passwords, close() { tokens?.close(); passwords?.close(); } };
 }
 
 function describe(err: unknown): string {

@@ -9,16 +9,17 @@ import { loadConfig } from '../config/index.ts';
 import { runInit } from './init.ts';
 import { serve } from './serve.ts';
 import { canI } from './can-i.ts';
-import { renderKubeconfig } from '../pki/index.ts';
+import { renderKubeconfig, issueClientCert, writeFileAtomic } from '../pki/index.ts';
 import { loadTokenTable, parseCredentialsCsv } from '../authn/index.ts';
 
 const USAGE = `kgate - a secure gateway in front of a local Kubernetes cluster
 
 usage:
   kgate init --dir DIR [--host NAME_OR_IP]... [--upstream URL] [--listen HOST:PORT] [--force]
-  kgate serve --config FILE [--listen HOST:PORT]
+  kgate serve --config FILE [--listen HOST:PORT] [--workers N]
   kgate kubeconfig --config FILE --user NAME [--server URL]
   kgate can-i VERB RESOURCE[/NAME] [-n NS] [--subresource S] --as USER [--as-group G]... --config FILE [--explain]
+  kgate cert issue --config FILE --user NAME [--group G]... [--days N] [--kubeconfig [--server URL] | --out-dir DIR]
   kgate dev [--listen HOST:PORT] [--upstream URL]     (npm start: development PKI in certs-dev/)
 `;
 
@@ -37,9 +38,11 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'serve': {
-      const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, listen: { type: 'string' } } });
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, listen: { type: 'string' }, workers: { type: 'string' } } });
       if (!values.config) return usage('serve needs --config FILE');
-      const config = loadConfig(values.config, values.listen ? { listen: values.listen } : {});
+      const workers = values.workers === undefined ? undefined : Number(values.workers);
+      if (workers !== undefined && !Number.isInteger(workers)) return usage('--workers needs a whole number');
+      const config = loadConfig(values.config, { ...(values.listen ? { listen: values.listen } : {}), ...(workers !== undefined ? { workers } : {}) });
       return serve(config);
     }
     case 'kubeconfig': {
@@ -72,6 +75,34 @@ async function main(argv: string[]): Promise<number> {
       });
       process.stdout.write(`${r.lines.join('\n')}\n`);
       return r.allowed ? 0 : 1;
+    }
+    case 'cert': {
+      const [sub, ...args] = rest;
+      if (sub !== 'issue') return usage('cert has one subcommand: issue');
+      const { values } = parseArgs({ args, options: {
+        config: { type: 'string' }, user: { type: 'string' }, group: { type: 'string', multiple: true }, days: { type: 'string', default: '365' },
+        kubeconfig: { type: 'boolean', default: false }, server: { type: 'string' }, 'out-dir': { type: 'string' } } });
+      if (!values.config || !values.user) return usage('cert issue needs --config FILE and --user NAME');
+      const days = Number(values.days);
+      if (!Number.isInteger(days) || days < 1 || days > 365) return usage('--days must be a whole number from 1 to 365');
+      const config = loadConfig(values.config);
+      const caCertFile = config.tls.clientCAFile ?? join(dirname(config.tls.certFile), 'ca.crt');
+      const caKeyFile = caCertFile.replace(/\.crt$/, '.key');
+      let ca;
+      try { ca = { certPem: readFileSync(caCertFile, 'utf8'), keyPem: readFileSync(caKeyFile, 'utf8') }; } catch (err) {
+        throw new KgateError('KGATE_CONFIG', `${caKeyFile}: cannot read the CA key (${(err as NodeJS.ErrnoException).code}); cert issue runs on the gateway host`);
+      }
+      const issued = issueClientCert(ca, { user: values.user, groups: values.group ?? [], days });
+      if (values.kubeconfig) {
+        const port = config.listen.slice(config.listen.lastIndexOf(':') + 1);
+        process.stdout.write(renderKubeconfig({ server: values.server ?? `https://127.0.0.1:${port}`, caPem: ca.certPem, user: values.user, credential: issued }));
+        return 0;
+      }
+      const outDir = resolve(values['out-dir'] ?? '.');
+      writeFileAtomic(join(outDir, `${values.user}.key`), issued.keyPem, 0o600);
+      writeFileAtomic(join(outDir, `${values.user}.crt`), issued.certPem, 0o644);
+      console.log(`wrote ${join(outDir, `${values.user}.crt`)} and ${values.user}.key (CN=${values.user}${(values.group ?? []).map((g) => `, O=${g}`).join('')}, ${days} days)`);
+      return 0;
     }
     case 'dev': {
       const { values } = parseArgs({ args: rest, options: { listen: { type: 'string' }, upstream: { type: 'string' } } });

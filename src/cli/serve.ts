@@ -1,11 +1,13 @@
 // `kgate serve`: start the gateway, then stay until SIGTERM/SIGINT (graceful: readiness goes false, in-flight
 // requests finish, the rest are cut at the grace deadline). SIGHUP re-reads the credential files now.
+import cluster from 'node:cluster';
 import type { Config } from '../config/index.ts';
 import { createGateway } from '../http/gateway.ts';
 import { createLogger } from '../http/logger.ts';
 
 /** Resolves with -1: the process keeps running until a signal ends it and sets its own exit code. */
 export async function serve(config: Config): Promise<number> {
+  if (config.workers > 1 && cluster.isPrimary) return supervise(config);
   const log = createLogger(config.log.level);
   const gateway = await createGateway(config, log);
   const { host, port } = await gateway.listen();
@@ -28,5 +30,31 @@ export async function serve(config: Config): Promise<number> {
     gateway.authn.tokens?.reload();
     for (const p of gateway.authz.policies) p.reload();
   });
+  return -1;
+}
+
+/** With `workers: N`, the primary forks N gateway processes sharing the listening socket (node:cluster), restarts
+ *  one that dies unexpectedly, and passes SIGTERM/SIGINT/SIGHUP on. */
+function supervise(config: Config): number {
+  const log = createLogger(config.log.level);
+  let stopping = false;
+  const fork = () => cluster.fork();
+  for (let i = 0; i < config.workers; i++) fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) { log.info('all workers stopped'); process.exit(0); }
+      return;
+    }
+    log.error({ pid: worker.process.pid, code, signal }, 'worker died; starting another');
+    setTimeout(fork, 1000).unref();
+  });
+  const forward = (signal: NodeJS.Signals) => {
+    if (signal !== 'SIGHUP') stopping = true;
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill(signal);
+  };
+  process.on('SIGTERM', () => forward('SIGTERM'));
+  process.on('SIGINT', () => forward('SIGINT'));
+  process.on('SIGHUP', () => forward('SIGHUP'));
+  log.info({ workers: config.workers }, 'kgate primary started');
   return -1;
 }

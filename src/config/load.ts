@@ -9,7 +9,7 @@ import { LineCounter, parseDocument, isNode } from 'yaml';
 import { ConfigError, type FileProblem } from '../errors.ts';
 import { ConfigSchema, type Config } from './schema.ts';
 
-export interface ConfigOverrides { listen?: string }
+export interface ConfigOverrides { listen?: string; workers?: number }
 
 export function loadConfig(file: string, overrides: ConfigOverrides = {}): Config {
   let text: string;
@@ -32,6 +32,7 @@ export function parseConfig(text: string, file: string, overrides: ConfigOverrid
   const raw: unknown = doc.toJS() ?? {};
   const value = Value.Default(ConfigSchema, Value.Clone(raw));
   if (overrides.listen !== undefined) (value as Record<string, unknown>).listen = overrides.listen;
+  if (overrides.workers !== undefined) (value as Record<string, unknown>).workers = overrides.workers;
 
   const problems: FileProblem[] = [];
   for (const e of Value.Errors(ConfigSchema, value)) {

@@ -61,6 +61,8 @@ export const LimitsSchema = Type.Object({
 
 export const ConfigSchema = Type.Object({
   listen: Type.String({ ...HostPort, default: '0.0.0.0:6443' }),
+  /** Processes serving the port (node:cluster); one per core scales TLS, the dominant cost. */
+  workers: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
   tls: TlsSchema,
   authentication: AuthenticationSchema,
   authorization: Type.Array(AuthorizerSchema, { minItems: 1, default: [{ mode: 'AlwaysDeny' }] }),

@@ -5,12 +5,13 @@ import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { performance } from 'node:perf_hooks';
 import type { ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { Config } from '../config/schema.ts';
 import { KgateError } from '../errors.ts';
 import { requestAttributes, isLongRunning, type RequestAttributes } from '../request/index.ts';
 import { decodeReviewProtobuf } from '../request/kube-protobuf.ts';
 import { createUnionAuthenticator, type AuthnOutcome } from '../authn/authenticator.ts';
-import { createAuthenticators, type AuthnSources } from '../authn/index.ts';
+import { createAuthenticators, parseCAs, type AuthnSources } from '../authn/index.ts';
 import { SYSTEM_AUTHENTICATED, type UserInfo } from '../authn/user.ts';
 import { answerSelfReview, selfReviewKind, type SelfReviewKind, attributesFor, createAuthorizerChain, forbiddenMessage, impersonate, impersonationRequest, type Authorizer, type AuthorizerChain } from '../authz/index.ts';
 import { createApiServerUpstream, createHealthProbe, type ApiServerUpstream, type HealthProbe } from '../upstreams/index.ts';
@@ -34,7 +35,7 @@ interface Admitted { attrs: RequestAttributes; user: UserInfo; requester: UserIn
 
 export async function createGateway(config: Config, log: Logger): Promise<Gateway> {
   const tls = readTlsMaterial(config.tls);
-  const authn = createAuthenticators(config.authentication, log);
+  const authn = createAuthenticators(config.authentication, log, tls.ca ? parseCAs(tls.ca) : undefined);
   const authenticate = createUnionAuthenticator(authn.authenticators, { anonymous: config.authentication.anonymous });
   const authz = await createAuthorizerChain(config.authorization, log);
   const authorizer: Authorizer = authz.authorizer;
@@ -46,10 +47,11 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const app = createFastify(tls, limits, log);
 
   /** Stages 1-4. Throws KgateError; never reads the body. */
-  async function admit(method: string, rawTarget: string, rawHeaders: string[], remoteAddress: string): Promise<Admitted & { headers: Record<string, string[]> }> {
+  async function admit(method: string, rawTarget: string, rawHeaders: string[], remoteAddress: string, tlsSocket: TLSSocket | undefined): Promise<Admitted & { headers: Record<string, string[]> }> {
     const attrs = requestAttributes(method, rawTarget);
     const headers = distinctHeaders(rawHeaders);
-    const outcome: AuthnOutcome = authenticate({ headers, remoteAddress });
+    const peer = tlsSocket ? { key: tlsSocket, certificate: () => tlsSocket.getPeerX509Certificate() } : undefined;
+    const outcome: AuthnOutcome = authenticate({ headers, remoteAddress, peer });
     if (!outcome.ok) throw new KgateError('KGATE_UNAUTHORIZED', 'Unauthorized', { reason: outcome.reason });
     const requester = outcome.user;
     const ask = impersonationRequest(headers);
@@ -81,7 +83,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     let admitted: Admitted | undefined;
     let auditId = '';
     try {
-      const a = await admit(method, rawTarget, req.rawHeaders, remoteAddress);
+      const a = await admit(method, rawTarget, req.rawHeaders, remoteAddress, tlsSocketOf(req));
       admitted = a;
       auditId = auditIdOf(a.headers);
       if (a.review) {
@@ -190,6 +192,13 @@ function createFastify(tls: TlsMaterial, limits: Config['limits'], log: Logger) 
     return503OnClosing: true,
     genReqId: () => '',
   });
+}
+
+/** The TLS connection a request came on: the socket itself for HTTP/1.1, the session's socket for HTTP/2. */
+function tlsSocketOf(req: ClientRequest): TLSSocket | undefined {
+  const h2 = (req as { stream?: { session?: { socket?: unknown } } }).stream?.session?.socket;
+  const s = (h2 ?? req.socket) as TLSSocket | undefined;
+  return s && typeof s.getPeerX509Certificate === 'function' ? s : undefined;
 }
 
 function hasRequestBody(req: ClientRequest): boolean {

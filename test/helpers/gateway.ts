@@ -36,6 +36,8 @@ export interface TestGatewayOptions {
   limits?: object;
   listen?: string;
   anonymous?: boolean;
+  /** A password file (relative to the gateway folder), written by `before`. */
+  passwordFile?: string;
   /** Called with the gateway's folder before it starts (to place policy files next to gateway.yaml). */
   before?: (dir: string) => void;
 }
@@ -47,16 +49,16 @@ export async function startTestGateway(o: TestGatewayOptions): Promise<TestGatew
   const tokenLine = readFileSync(init.paths.tokenFile, 'utf8').split('\n')[0]!;
   const adminToken = tokenLine.split(',')[0]!;
   if (o.extraTokens) writeFileSync(init.paths.tokenFile, `${tokenLine}\n${o.extraTokens}`);
+  o.before?.(dir);
   writeFileSync(init.paths.config, stringify({
     listen,
     tls: { certFile: 'certs/server.crt', keyFile: 'certs/server.key', clientCAFile: 'certs/ca.crt' },
-    authentication: { tokenFile: 'credentials/basic_token.csv', anonymous: o.anonymous ?? false },
+    authentication: { tokenFile: 'credentials/basic_token.csv', anonymous: o.anonymous ?? false, ...(o.passwordFile ? { passwordFile: o.passwordFile } : {}) },
     authorization: o.authorization ?? [{ mode: 'AlwaysAllow' }],
     upstreams: { apiServer: o.upstream },
     ...(o.limits ? { limits: o.limits } : {}),
     log: { level: 'debug' },
   }));
-  o.before?.(dir);
   const logs: Record<string, unknown>[] = [];
   const raw: string[] = [];
   const sink = new Writable({ write(chunk, _enc, cb) { const s = chunk.toString(); raw.push(s); for (const l of s.split('\n')) if (l) logs.push(JSON.parse(l)); cb(); } });
