@@ -6,6 +6,7 @@ import { writeFileSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { createCA, issueClientCert, issueServerCert } from '../src/pki/index.ts';
 import { hashPassword } from '../src/authn/index.ts';
 import { startFixtureUpstream } from './fixtures/upstream.ts';
@@ -82,4 +83,38 @@ t.test('client certificates and the static password file', async (t) => {
     t.equal(await get(gw.agent, { authorization: 'Basic !!!' }), 401, 'malformed basic credentials');
     t.notOk(gw.logText().includes('plain-secret') || gw.logText().includes('hashed-secret'), 'no password in the log');
   });
+});
+
+t.test('brute-force backoff: 429 with Retry-After per source address; others and known-good clients unaffected', async (t) => {
+  const up = await startFixtureUpstream();
+  const gw = await startTestGateway({ upstream: { url: up.url }, extraTokens: 'tok-legit,legit,1,"g"\n', backoff: { failures: 5, windowSeconds: 60, blockSeconds: 120 } });
+  t.teardown(async () => { await gw.close(); await up.close(); });
+  // A client bound to its own loopback address (undici's options do not carry localAddress; a connector does).
+  const from = (localAddress: string) => new Agent({
+    connect: (opts, cb) => {
+      const options = { host: opts.hostname, port: Number(opts.port), servername: 'localhost', ca: gw.caPem, localAddress, ALPNProtocols: ['http/1.1'] };
+      const s = tlsConnect(options as ConnectionOptions); // net.connect's localAddress passes through; the types omit it
+      s.once('secureConnect', () => cb(null, s));
+      s.once('error', (e) => cb(e, null));
+    },
+  });
+  const attacker = from('127.0.0.2');
+  const neighbour = from('127.0.0.3');
+  t.teardown(async () => { await attacker.close(); await neighbour.close(); });
+  const get = async (a: Agent, token: string) => {
+    const r = await request(`${gw.url}/api`, { dispatcher: a, headers: { authorization: `Bearer ${token}` } });
+    const body = await r.body.json() as { reason?: string };
+    return { status: r.statusCode, retryAfter: r.headers['retry-after'], reason: body.reason };
+  };
+  t.equal((await get(attacker, 'tok-legit')).status, 200, 'a legitimate client shares the address');
+  for (let i = 0; i < 5; i++) t.equal((await get(attacker, `guess-${i}`)).status, 401, `guess ${i}: 401`);
+  const blocked = await get(attacker, 'guess-6');
+  t.equal(blocked.status, 429, 'the sixth guess is refused without being evaluated');
+  t.equal(blocked.retryAfter, '120');
+  t.equal(blocked.reason, 'TooManyRequests');
+  t.equal((await get(attacker, gw.adminToken)).status, 429, 'even a valid token never used from there is not tried');
+  t.equal((await get(attacker, 'tok-legit')).status, 200, 'the client that authenticated before is not slowed');
+  t.equal((await get(neighbour, 'tok-legit')).status, 200, 'another address is not affected');
+  t.equal((await get(neighbour, 'guess-x')).status, 401);
+  t.ok(gw.logs.some((l) => l.sourceIP === '127.0.0.2' && l.status === 429), 'the log names the blocked source address');
 });

@@ -19,6 +19,13 @@ export const AuthenticationSchema = Type.Object({
   /** static password file: password,user,uid,"group1,group2" */
   passwordFile: Type.Optional(Type.String({ minLength: 1 })),
   anonymous: Type.Boolean({ default: false }),
+  /** Per-source-IP backoff after failed credentials (429 + Retry-After). */
+  backoff: Type.Object({
+    enabled: Type.Boolean({ default: true }),
+    failures: Type.Integer({ minimum: 1, default: 10 }),
+    windowSeconds: Type.Integer({ minimum: 1, default: 60 }),
+    blockSeconds: Type.Integer({ minimum: 1, default: 60 }),
+  }, { ...closed, default: {} }),
 }, { ...closed, default: {} });
 
 export const AuthorizerSchema = Type.Union([

@@ -12,6 +12,7 @@ import { requestAttributes, isLongRunning, type RequestAttributes } from '../req
 import { decodeReviewProtobuf } from '../request/kube-protobuf.ts';
 import { createUnionAuthenticator, type AuthnOutcome } from '../authn/authenticator.ts';
 import { createAuthenticators, parseCAs, type AuthnSources } from '../authn/index.ts';
+import { createBackoff } from '../authn/backoff.ts';
 import { SYSTEM_AUTHENTICATED, type UserInfo } from '../authn/user.ts';
 import { answerSelfReview, selfReviewKind, type SelfReviewKind, attributesFor, createAuthorizerChain, forbiddenMessage, impersonate, impersonationRequest, type Authorizer, type AuthorizerChain } from '../authz/index.ts';
 import { createApiServerUpstream, createHealthProbe, type ApiServerUpstream, type HealthProbe } from '../upstreams/index.ts';
@@ -37,6 +38,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const tls = readTlsMaterial(config.tls);
   const authn = createAuthenticators(config.authentication, log, tls.ca ? parseCAs(tls.ca) : undefined);
   const authenticate = createUnionAuthenticator(authn.authenticators, { anonymous: config.authentication.anonymous });
+  const backoff = config.authentication.backoff.enabled ? createBackoff(config.authentication.backoff) : undefined;
   const authz = await createAuthorizerChain(config.authorization, log);
   const authorizer: Authorizer = authz.authorizer;
   const upstream = createApiServerUpstream(config.upstreams.apiServer);
@@ -51,8 +53,17 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     const attrs = requestAttributes(method, rawTarget);
     const headers = distinctHeaders(rawHeaders);
     const peer = tlsSocket ? { key: tlsSocket, certificate: () => tlsSocket.getPeerX509Certificate() } : undefined;
+    const credential = headers.authorization?.join('\n');
+    const wait = backoff?.retryAfter(remoteAddress, credential) ?? 0;
+    if (wait > 0 && credential !== undefined) {
+      throw new KgateError('KGATE_TOO_MANY_REQUESTS', 'Too many failed authentication attempts from this address; retry later', { retryAfterSeconds: wait, reason: 'backoff' });
+    }
     const outcome: AuthnOutcome = authenticate({ headers, remoteAddress, peer });
-    if (!outcome.ok) throw new KgateError('KGATE_UNAUTHORIZED', 'Unauthorized', { reason: outcome.reason });
+    if (!outcome.ok) {
+      if (credential !== undefined) backoff?.failed(remoteAddress);
+      throw new KgateError('KGATE_UNAUTHORIZED', 'Unauthorized', { reason: outcome.reason });
+    }
+    if (outcome.method !== 'x509') backoff?.succeeded(remoteAddress, credential);
     const requester = outcome.user;
     const ask = impersonationRequest(headers);
     const user = ask ? await impersonate(requester, ask, authorizer) : requester;
@@ -109,7 +120,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
         flushHead: longRunning,
       }, (err) => sendError(req, res, err, auditId));
       logRequest({
-        auditID: auditId, user: a.user.name, ...(a.user !== a.requester ? { impersonatedBy: a.requester.name } : {}),
+        auditID: auditId, sourceIP: remoteAddress, user: a.user.name, ...(a.user !== a.requester ? { impersonatedBy: a.requester.name } : {}),
         verb: a.attrs.verb, path: a.attrs.path, status: outcome.status, bytes: outcome.bytes,
         durationMs: round(performance.now() - started), ...(outcome.error ? { error: outcome.error.code, cause: outcome.error.details.cause ?? outcome.error.message } : {}),
       }, outcome.error && !outcome.error.details.clientAborted ? 'warn' : 'info');
@@ -117,7 +128,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       const ce = sendError(req, res, err, auditId);
       const e = err instanceof KgateError ? err : undefined;
       logRequest({
-        auditID: auditId || undefined, user: admitted?.user.name, method, path: rawTarget.split('?')[0], status: ce.status,
+        auditID: auditId || undefined, sourceIP: remoteAddress, user: admitted?.user.name, method, path: rawTarget.split('?')[0], status: ce.status,
         durationMs: round(performance.now() - started), error: e?.code ?? 'unexpected', reason: e?.details.reason ?? e?.message,
         ...(e ? {} : { err }),
       }, ce.level === 'error' ? 'error' : 'info');

@@ -36,6 +36,7 @@ export interface TestGatewayOptions {
   limits?: object;
   listen?: string;
   anonymous?: boolean;
+  backoff?: object;
   /** A password file (relative to the gateway folder), written by `before`. */
   passwordFile?: string;
   /** Called with the gateway's folder before it starts (to place policy files next to gateway.yaml). */
@@ -53,7 +54,7 @@ export async function startTestGateway(o: TestGatewayOptions): Promise<TestGatew
   writeFileSync(init.paths.config, stringify({
     listen,
     tls: { certFile: 'certs/server.crt', keyFile: 'certs/server.key', clientCAFile: 'certs/ca.crt' },
-    authentication: { tokenFile: 'credentials/basic_token.csv', anonymous: o.anonymous ?? false, ...(o.passwordFile ? { passwordFile: o.passwordFile } : {}) },
+    authentication: { tokenFile: 'credentials/basic_token.csv', anonymous: o.anonymous ?? false, ...(o.passwordFile ? { passwordFile: o.passwordFile } : {}), ...(o.backoff ? { backoff: o.backoff } : {}) },
     authorization: o.authorization ?? [{ mode: 'AlwaysAllow' }],
     upstreams: { apiServer: o.upstream },
     ...(o.limits ? { limits: o.limits } : {}),
