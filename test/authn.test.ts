@@ -118,3 +118,60 @@ t.test('brute-force backoff: 429 with Retry-After per source address; others and
   t.equal((await get(neighbour, 'guess-x')).status, 401);
   t.ok(gw.logs.some((l) => l.sourceIP === '127.0.0.2' && l.status === 429), 'the log names the blocked source address');
 });
+
+t.test('kgate token add|list|revoke and user add edit the files safely; revoking closes open watches', async (t) => {
+  const up = await startFixtureUpstream();
+  const gw = await startTestGateway({ upstream: { url: up.url }, passwordFile: 'credentials/basic_auth.csv', before: (dir) => writeFileSync(join(dir, 'credentials', 'basic_auth.csv'), '') });
+  t.teardown(async () => { await gw.close(); await up.close(); });
+  const cfg = join(gw.dir, 'gateway.yaml');
+  const tokenFile = join(gw.dir, 'credentials', 'basic_token.csv');
+
+  const adds = await Promise.all(Array.from({ length: 6 }, (_, i) => run(['token', 'add', '--config', cfg, '--user', `u${i}`, '--group', 'team'])));
+  for (const a of adds) t.equal(a.code, 0, a.stderr);
+  const tokens = adds.map((a) => a.stdout.trim());
+  t.ok(tokens.every((tk) => /^[A-Za-z0-9_-]{43}$/.test(tk)), 'each new token printed once, 256 bits');
+  const content = readFileSync(tokenFile, 'utf8');
+  t.equal(content.trim().split('\n').length, 7, 'six concurrent adds, none lost (plus the admin line)');
+  t.ok(content.startsWith(`${gw.adminToken},admin,admin,"system:masters"`), 'the admin line is kept first');
+  const { statSync } = await import('node:fs');
+  t.equal(statSync(tokenFile).mode & 0o777, 0o600, 'still 0600');
+
+  const list = await run(['token', 'list', '--config', cfg]);
+  t.match(list.stdout, /^[0-9a-f]{12}\s+u3\s+u3\s+team$/m);
+  t.notOk(tokens.some((tk) => list.stdout.includes(tk)), 'list never prints a token');
+
+  // An open watch with u0's token ...
+  for (let i = 0; i < 40 && !gw.gateway.authn.tokens!.current.lookup(tokens[0]!); i++) await new Promise((r) => setTimeout(r, 100));
+  const watch = await request(`${gw.url}/api/v1/namespaces/default/pods?watch=true`, { dispatcher: gw.agent, headers: { authorization: `Bearer ${tokens[0]}` } });
+  t.equal(watch.statusCode, 200);
+  const ended = new Promise<string>((resolve) => {
+    watch.body.on('error', () => resolve('error'));
+    watch.body.on('end', () => resolve('end'));
+    watch.body.resume();
+  });
+  const started = Date.now();
+  const revoke = await run(['token', 'revoke', '--config', cfg, '--user', 'u0']);
+  t.equal(revoke.code, 0, revoke.stderr);
+  t.match(revoke.stdout, 'revoked 1 token');
+  const how = await Promise.race([ended, new Promise((r) => setTimeout(() => r('still open'), 8000))]);
+  t.not(how, 'still open', `... is closed after the revocation (${how}, ${Date.now() - started} ms)`);
+  const after = await request(`${gw.url}/api`, { dispatcher: gw.agent, headers: { authorization: `Bearer ${tokens[0]}` } });
+  t.equal(after.statusCode, 401, 'and the token no longer works');
+  await after.body.dump();
+  const other = await request(`${gw.url}/api`, { dispatcher: gw.agent, headers: { authorization: `Bearer ${tokens[1]}` } });
+  t.equal(other.statusCode, 200, 'other tokens are untouched');
+  await other.body.dump();
+
+  const user = await run(['user', 'add', '--config', cfg, '--user', 'frank', '--group', 'ops']);
+  t.equal(user.code, 0, user.stderr);
+  const password = user.stdout.trim();
+  t.match(readFileSync(join(gw.dir, 'credentials', 'basic_auth.csv'), 'utf8'), /^scrypt\$16384\$8\$1\$[^,]+,frank,frank,"ops"$/m, 'stored hashed, never in plaintext');
+  let status = 0;
+  for (let i = 0; i < 40 && status !== 200; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const r = await request(`${gw.url}/api`, { dispatcher: gw.agent, headers: { authorization: `Basic ${Buffer.from(`frank:${password}`).toString('base64')}` } });
+    status = r.statusCode;
+    await r.body.dump();
+  }
+  t.equal(status, 200, 'the new user signs in with the printed password');
+});

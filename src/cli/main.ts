@@ -10,7 +10,8 @@ import { runInit } from './init.ts';
 import { serve } from './serve.ts';
 import { canI } from './can-i.ts';
 import { renderKubeconfig, issueClientCert, writeFileAtomic } from '../pki/index.ts';
-import { loadTokenTable, parseCredentialsCsv } from '../authn/index.ts';
+import { generateToken, hashPassword, loadTokenTable, parseCredentialsCsv } from '../authn/index.ts';
+import { editCredentials, fingerprint } from '../authn/credentials-edit.ts';
 
 const USAGE = `kgate - a secure gateway in front of a local Kubernetes cluster
 
@@ -19,6 +20,8 @@ usage:
   kgate serve --config FILE [--listen HOST:PORT] [--workers N]
   kgate kubeconfig --config FILE --user NAME [--server URL]
   kgate can-i VERB RESOURCE[/NAME] [-n NS] [--subresource S] --as USER [--as-group G]... --config FILE [--explain]
+  kgate token add|list|revoke --config FILE [--user NAME] [--uid UID] [--group G]... [--fingerprint HEX]
+  kgate user add --config FILE --user NAME [--uid UID] [--group G]... [--password-stdin]
   kgate cert issue --config FILE --user NAME [--group G]... [--days N] [--kubeconfig [--server URL] | --out-dir DIR]
   kgate dev [--listen HOST:PORT] [--upstream URL]     (npm start: development PKI in certs-dev/)
 `;
@@ -102,6 +105,56 @@ async function main(argv: string[]): Promise<number> {
       writeFileAtomic(join(outDir, `${values.user}.key`), issued.keyPem, 0o600);
       writeFileAtomic(join(outDir, `${values.user}.crt`), issued.certPem, 0o644);
       console.log(`wrote ${join(outDir, `${values.user}.crt`)} and ${values.user}.key (CN=${values.user}${(values.group ?? []).map((g) => `, O=${g}`).join('')}, ${days} days)`);
+      return 0;
+    }
+    case 'token': {
+      const [sub, ...args] = rest;
+      const { values } = parseArgs({ args, options: {
+        config: { type: 'string' }, user: { type: 'string' }, uid: { type: 'string' }, group: { type: 'string', multiple: true }, fingerprint: { type: 'string' } } });
+      if (!values.config) return usage('token needs --config FILE');
+      const file = loadConfig(values.config).authentication.tokenFile;
+      if (!file) throw new KgateError('KGATE_CONFIG', `${values.config}: authentication.tokenFile is not set`);
+      if (sub === 'add') {
+        if (!values.user) return usage('token add needs --user NAME');
+        const token = generateToken();
+        await editCredentials(file, 'token', (rs) => [...rs, { secret: token, line: 0, user: { name: values.user!, uid: values.uid ?? values.user!, groups: values.group ?? [], extra: {} } }]);
+        console.error(`added a token for ${values.user} (fingerprint ${fingerprint(token)}); it is shown once:`);
+        console.log(token);
+        return 0;
+      }
+      if (sub === 'list') {
+        const { records } = parseCredentialsCsv(readFileSync(file, 'utf8'), file, 'token');
+        console.log('FINGERPRINT   USER  UID  GROUPS');
+        for (const r of records) console.log(`${fingerprint(r.secret)}  ${r.user.name}  ${r.user.uid}  ${r.user.groups.join(',')}`);
+        return 0;
+      }
+      if (sub === 'revoke') {
+        if (!values.user && !values.fingerprint) return usage('token revoke needs --user NAME or --fingerprint HEX');
+        let removed = 0;
+        await editCredentials(file, 'token', (rs) => rs.filter((r) => {
+          const hit = values.user ? r.user.name === values.user : fingerprint(r.secret).startsWith(values.fingerprint!);
+          if (hit) removed++;
+          return !hit;
+        }));
+        console.log(`revoked ${removed} token${removed === 1 ? '' : 's'}; open sessions using ${removed === 1 ? 'it' : 'them'} close within seconds`);
+        return removed > 0 ? 0 : 1;
+      }
+      return usage('token has subcommands add, list, revoke');
+    }
+    case 'user': {
+      const [sub, ...args] = rest;
+      const { values } = parseArgs({ args, options: { config: { type: 'string' }, user: { type: 'string' }, uid: { type: 'string' }, group: { type: 'string', multiple: true }, 'password-stdin': { type: 'boolean', default: false } } });
+      if (sub !== 'add') return usage('user has one subcommand: add');
+      if (!values.config || !values.user) return usage('user add needs --config FILE and --user NAME');
+      const file = loadConfig(values.config).authentication.passwordFile;
+      if (!file) throw new KgateError('KGATE_CONFIG', `${values.config}: authentication.passwordFile is not set`);
+      const generated = !values['password-stdin'];
+      const password = generated ? generateToken().slice(0, 24) : readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+      if (password.length < 12) throw new KgateError('KGATE_CONFIG', 'the password must have at least 12 characters');
+      const hash = hashPassword(password);
+      await editCredentials(file, 'password', (rs) => [...rs.filter((r) => r.user.name !== values.user), { secret: hash, line: 0, user: { name: values.user!, uid: values.uid ?? values.user!, groups: values.group ?? [], extra: {} } }]);
+      console.error(`stored ${values.user} in ${file} (scrypt)`);
+      if (generated) { console.error('generated password, shown once:'); console.log(password); }
       return 0;
     }
     case 'dev': {

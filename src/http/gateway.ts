@@ -32,7 +32,7 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-interface Admitted { attrs: RequestAttributes; user: UserInfo; requester: UserInfo; method: string; review?: SelfReviewKind }
+interface Admitted { attrs: RequestAttributes; user: UserInfo; requester: UserInfo; method: string; authnMethod: string; review?: SelfReviewKind }
 
 export async function createGateway(config: Config, log: Logger): Promise<Gateway> {
   const tls = readTlsMaterial(config.tls);
@@ -45,6 +45,21 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const health = createHealthProbe(upstream.pool, upstream.ownHeaders);
   const limits = config.limits;
   let shuttingDown = false;
+
+  const streams = new Set<{ headers: Record<string, string[]>; authnMethod: string; requester: UserInfo; res: ClientResponse }>();
+  /** After a credential file changed: close every open stream whose credential no longer gives the same identity. */
+  const recheckStreams = () => {
+    for (const s of streams) {
+      if (s.authnMethod !== 'token' && s.authnMethod !== 'basic') continue; // certificates cannot be revoked here
+      const o = authenticate({ headers: s.headers, remoteAddress: '' });
+      if (o.ok && o.user.name === s.requester.name && o.user.uid === s.requester.uid && o.user.groups.join('\n') === s.requester.groups.join('\n')) continue;
+      log.info({ user: s.requester.name, method: s.authnMethod }, 'closing a stream whose credential was revoked or changed');
+      streams.delete(s);
+      s.res.destroy();
+    }
+  };
+  authn.tokens?.on('reload', recheckStreams);
+  authn.passwords?.on('reload', recheckStreams);
 
   const app = createFastify(tls, limits, log);
 
@@ -69,7 +84,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     const user = ask ? await impersonate(requester, ask, authorizer) : requester;
     // Every authenticated user may review themselves (kube-apiserver's system:basic-user); kgate answers.
     const review = selfReviewKind(attrs);
-    if (review && user.groups.includes(SYSTEM_AUTHENTICATED)) return { attrs, user, requester, method, headers, review };
+    if (review && user.groups.includes(SYSTEM_AUTHENTICATED)) return { attrs, user, requester, method, authnMethod: outcome.method, headers, review };
     const a = attributesFor(user, attrs);
     const decision = await authorizer.authorize(a);
     if (decision.decision !== 'allow') {
@@ -79,7 +94,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       const f = forbiddenMessage(a, decision.reason);
       throw new KgateError('KGATE_FORBIDDEN', f.message, { statusDetails: f.details, user: user.name, authorizer: decision.authorizer });
     }
-    return { attrs, user, requester, method, headers };
+    return { attrs, user, requester, method, authnMethod: outcome.method, headers };
   }
 
   function logRequest(fields: Record<string, unknown>, level: 'info' | 'warn' | 'error' = 'info') {
@@ -112,6 +127,9 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
         allowedCredentialHeaders: upstream.allowedCredentialHeaders,
       });
       const hasBody = hasRequestBody(req);
+      // Long-running streams stay tied to their credential: a revoked token or password closes them (recheckStreams).
+      const stream = longRunning ? { headers: a.headers, authnMethod: a.authnMethod, requester: a.requester, res } : undefined;
+      if (stream) streams.add(stream);
       res.setHeader('audit-id', auditId);
       const outcome = await forward(res, {
         dispatcher: longRunning ? upstream.streamPool : upstream.pool,
@@ -119,6 +137,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
         timeoutMs: longRunning ? 0 : limits.requestTimeoutSeconds * 1000,
         flushHead: longRunning,
       }, (err) => sendError(req, res, err, auditId));
+      if (stream) streams.delete(stream);
       logRequest({
         auditID: auditId, sourceIP: remoteAddress, user: a.user.name, ...(a.user !== a.requester ? { impersonatedBy: a.requester.name } : {}),
         verb: a.attrs.verb, path: a.attrs.path, status: outcome.status, bytes: outcome.bytes,
