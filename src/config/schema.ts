@@ -52,7 +52,7 @@ export const ApiServerSchema = Type.Object({
   keyFile: Type.Optional(Type.String({ minLength: 1 })),
   tokenFile: Type.Optional(Type.String({ minLength: 1 })),
   /** How the end user's identity reaches the API server. */
-  identity: Type.Union([Type.Literal('impersonate'), Type.Literal('none')], { default: 'none' }),
+  identity: Type.Union([Type.Literal('impersonate'), Type.Literal('requestheader'), Type.Literal('none')], { default: 'none' }),
   connections: Type.Integer({ minimum: 1, default: 128 }),
 }, closed);
 

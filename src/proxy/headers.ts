@@ -66,7 +66,9 @@ export function assertNoClientCredentials(flat: string[], identityCount: number,
   for (let i = 0; i < flat.length; i += 2) {
     const lower = flat[i]!.toLowerCase();
     if (!isCredentialHeader(lower)) continue;
-    if (i >= ownStart && (allowed.has(lower) || lower.startsWith('impersonate-extra-') && allowed.has('impersonate-user'))) continue;
+    if (i >= ownStart && (allowed.has(lower)
+      || (lower.startsWith('impersonate-extra-') && allowed.has('impersonate-user'))
+      || (lower.startsWith('x-remote-extra-') && allowed.has('x-remote-user')))) continue;
     throw new KgateError('KGATE_HEADER_INVARIANT', 'a credential header would have been forwarded', { header: lower });
   }
 }

@@ -44,8 +44,11 @@ export function createApiServerUpstream(cfg: ApiServerConfig): ApiServerUpstream
   if (Boolean(cfg.certFile) !== Boolean(cfg.keyFile)) {
     problems.push({ file: '(config)', field: 'upstreams.apiServer', message: 'certFile and keyFile go together' });
   }
-  if (cfg.identity === 'impersonate' && !tls) {
-    problems.push({ file: '(config)', field: 'upstreams.apiServer.identity', message: 'impersonate needs an https url with kgate\'s own credential' });
+  if (cfg.identity !== 'none' && !tls) {
+    problems.push({ file: '(config)', field: 'upstreams.apiServer.identity', message: `${cfg.identity} needs an https url with kgate's own credential` });
+  }
+  if (cfg.identity === 'requestheader' && !cfg.certFile) {
+    problems.push({ file: '(config)', field: 'upstreams.apiServer.certFile', message: 'requestheader needs the front-proxy client certificate (certFile, keyFile)' });
   }
   if (problems.length) throw new ConfigError(problems);
 
@@ -60,7 +63,12 @@ export function createApiServerUpstream(cfg: ApiServerConfig): ApiServerUpstream
 
   const own: [string, string][] = token ? [['authorization', `Bearer ${token}`]] : [];
   const impersonate = cfg.identity === 'impersonate';
-  const allowed = new Set<string>([...(token ? ['authorization'] : []), ...(impersonate ? ['impersonate-user', 'impersonate-group', 'impersonate-uid'] : [])]);
+  const requestHeader = cfg.identity === 'requestheader';
+  const allowed = new Set<string>([
+    ...(token ? ['authorization'] : []),
+    ...(impersonate ? ['impersonate-user', 'impersonate-group', 'impersonate-uid'] : []),
+    ...(requestHeader ? ['x-remote-user', 'x-remote-group'] : []),
+  ]);
 
   return {
     name: 'apiServer',
@@ -70,13 +78,20 @@ export function createApiServerUpstream(cfg: ApiServerConfig): ApiServerUpstream
     allowedCredentialHeaders: allowed,
     ownHeaders: own,
     identityHeaders(user) {
+      if (requestHeader) {
+        // The front-proxy headers MicroK8s' API server trusts from a front-proxy-ca client (k8s-semantics.md §2.2).
+        const h: [string, string][] = [...own, ['x-remote-user', user.name]];
+        for (const g of user.groups) h.push(['x-remote-group', g]);
+        for (const [key, values] of Object.entries(user.extra)) for (const v of values) h.push([`x-remote-extra-${encodeExtraKey(key)}`, v]);
+        return h;
+      }
       if (!impersonate) return own;
       const h: [string, string][] = [...own, ['impersonate-user', user.name]];
       for (const g of user.groups) h.push(['impersonate-group', g]);
       if (user.uid) h.push(['impersonate-uid', user.uid]);
       for (const [key, values] of Object.entries(user.extra)) {
         // k8s-semantics.md §3.1: extra keys are percent-encoded so "/" and other non-token characters survive.
-        const name = `impersonate-extra-${encodeURIComponent(key).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`;
+        const name = `impersonate-extra-${encodeExtraKey(key)}`;
         for (const v of values) h.push([name, v]);
       }
       return h;
@@ -85,4 +100,9 @@ export function createApiServerUpstream(cfg: ApiServerConfig): ApiServerUpstream
       await Promise.all([pool.close(), streamPool.close()]);
     },
   };
+}
+
+/** Extra keys travel in header names: percent-encode everything that is not a header token character. */
+function encodeExtraKey(key: string): string {
+  return encodeURIComponent(key).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }

@@ -32,6 +32,8 @@ export interface ClusterInfo {
     caCert: string;
     /** kgate's client certificate towards the API servers (allowed to impersonate). */
     gatewayCert: string; gatewayKey: string;
+    /** The front-proxy client certificate (CN front-proxy-client) the API servers trust for X-Remote-* headers. */
+    frontProxyCert: string; frontProxyKey: string;
     /** kubeconfigs that talk to the API servers directly, as the cluster admin (for test setup and checks). */
     adminKubeconfigAllow: string; adminKubeconfigRbac: string;
   };
@@ -99,12 +101,14 @@ export async function startCluster(bin: Binaries, log: (line: string) => void = 
     // production cluster would bind a ClusterRole with verb "impersonate" instead (README).
     const gateway = issueClientCert(ca, { user: 'kgate', groups: ['system:masters'] });
     const frontProxyCA = createCA('front-proxy-ca');
+    const frontProxyClient = issueClientCert(frontProxyCA, { user: 'front-proxy-client' });
     const sa = generateKeyPair();
     const adminToken = generateToken();
     const files = {
       caCert: file('ca.crt', ca.certPem), servingCert: file('apiserver.crt', serving.certPem), servingKey: file('apiserver.key', serving.keyPem),
       gatewayCert: file('kgate.crt', gateway.certPem), gatewayKey: file('kgate.key', gateway.keyPem),
       frontProxyCA: file('front-proxy-ca.crt', frontProxyCA.certPem),
+      frontProxyCert: file('front-proxy-client.crt', frontProxyClient.certPem), frontProxyKey: file('front-proxy-client.key', frontProxyClient.keyPem),
       saKey: file('serviceaccount.key', sa.keyPem), saPub: file('serviceaccount.pub', publicKeyOf(sa.keyPem)),
       tokens: file('known_tokens.csv', `${adminToken},admin,admin,"system:masters"\n`),
     };
@@ -202,7 +206,7 @@ export async function startCluster(bin: Binaries, log: (line: string) => void = 
       apiServers,
       proxy: { url: `http://127.0.0.1:${proxyPort}`, port: proxyPort },
       containerd: { socket, namespace: 'kgate-e2e', image: image.ref },
-      files: { caCert: files.caCert, gatewayCert: files.gatewayCert, gatewayKey: files.gatewayKey, adminKubeconfigAllow, adminKubeconfigRbac },
+      files: { caCert: files.caCert, gatewayCert: files.gatewayCert, gatewayKey: files.gatewayKey, frontProxyCert: files.frontProxyCert, frontProxyKey: files.frontProxyKey, adminKubeconfigAllow, adminKubeconfigRbac },
       adminToken,
       pids,
     };
