@@ -4,7 +4,8 @@
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { performance } from 'node:perf_hooks';
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Config } from '../config/schema.ts';
 import { KgateError } from '../errors.ts';
@@ -13,10 +14,12 @@ import { decodeReviewProtobuf } from '../request/kube-protobuf.ts';
 import { createUnionAuthenticator, type AuthnOutcome } from '../authn/authenticator.ts';
 import { createAuthenticators, parseCAs, type AuthnSources } from '../authn/index.ts';
 import { createBackoff } from '../authn/backoff.ts';
+import { websocketBearer } from '../authn/websocket-protocol.ts';
+import { proxyUpgrade } from '../proxy/upgrade.ts';
 import { SYSTEM_AUTHENTICATED, type UserInfo } from '../authn/user.ts';
 import { answerSelfReview, selfReviewKind, type SelfReviewKind, attributesFor, createAuthorizerChain, forbiddenMessage, impersonate, impersonationRequest, type Authorizer, type AuthorizerChain } from '../authz/index.ts';
 import { createApiServerUpstream, createHealthProbe, type ApiServerUpstream, type HealthProbe } from '../upstreams/index.ts';
-import { forward, outboundHeaders, STATUS_HEADERS, type ClientRequest, type ClientResponse } from '../proxy/index.ts';
+import { forward, outboundHeaders, upstreamError, STATUS_HEADERS, type ClientRequest, type ClientResponse } from '../proxy/index.ts';
 import { toClientError } from './errors.ts';
 import { distinctHeaders, auditIdOf } from './request-context.ts';
 import { readTlsMaterial, serverTlsOptions, type TlsMaterial } from './tls.ts';
@@ -46,7 +49,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const limits = config.limits;
   let shuttingDown = false;
 
-  const streams = new Set<{ headers: Record<string, string[]>; authnMethod: string; requester: UserInfo; res: ClientResponse }>();
+  const streams = new Set<{ headers: Record<string, string[]>; authnMethod: string; requester: UserInfo; res: { destroy(): void } }>();
   /** After a credential file changed: close every open stream whose credential no longer gives the same identity. */
   const recheckStreams = () => {
     for (const s of streams) {
@@ -171,6 +174,74 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   // Small writes go out at once (watch events, streamed chunks); Nagle would hold them for a delayed ACK.
   app.server.on('secureConnection', (socket: { setNoDelay(v: boolean): void }) => socket.setNoDelay(true));
 
+  /** exec / attach / port-forward: WebSocket or SPDY/3.1 upgrades on HTTP/1.1 (see proxy/upgrade.ts). */
+  async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
+    const started = performance.now();
+    const method = req.method ?? 'GET';
+    const rawTarget = req.url ?? '/';
+    const remoteAddress = req.socket.remoteAddress ?? '';
+    socket.on('error', () => { /* a client reset is logged by the outcome below */ });
+    let auditId = '';
+    let user: string | undefined;
+    try {
+      const asked = String(req.headers.upgrade ?? '');
+      const protocol = UPGRADE_PROTOCOLS.get(asked.toLowerCase());
+      if (!protocol) throw new KgateError('KGATE_BAD_REQUEST', `upgrading to ${JSON.stringify(asked)} is not supported; only websocket and SPDY/3.1`);
+      let rawHeaders = req.rawHeaders;
+      if (protocol === 'websocket') {
+        const bearer = websocketBearer(distinctHeaders(rawHeaders)['sec-websocket-protocol']);
+        if (bearer.kind === 'error') throw new KgateError('KGATE_UNAUTHORIZED', 'Unauthorized', { reason: bearer.error });
+        if (bearer.kind === 'token') {
+          if (req.headers.authorization !== undefined) throw new KgateError('KGATE_UNAUTHORIZED', 'Unauthorized', { reason: 'both an Authorization header and a bearer subprotocol' });
+          rawHeaders = [...withoutHeader(rawHeaders, 'sec-websocket-protocol'), 'Sec-WebSocket-Protocol', bearer.remaining.join(', '), 'Authorization', `Bearer ${bearer.token}`];
+        }
+      }
+      const a = await admit(method, rawTarget, rawHeaders, remoteAddress, tlsSocketOf(req));
+      user = a.user.name;
+      auditId = auditIdOf(a.headers);
+      if (!(a.attrs.isResourceRequest && a.attrs.apiGroup === '' && a.attrs.resource === 'pods' && UPGRADE_SUBRESOURCES.has(a.attrs.subresource))) {
+        throw new KgateError('KGATE_BAD_REQUEST', 'protocol upgrades are only allowed on pods/exec, pods/attach and pods/portforward');
+      }
+      if (a.attrs.verb !== 'create') {
+        // A WebSocket exec is a GET; like kube-apiserver >= 1.35 it also needs create, what SPDY's POST is checked for.
+        const create = { ...attributesFor(a.user, a.attrs), verb: 'create' };
+        const d = await authorizer.authorize(create);
+        if (d.decision !== 'allow') {
+          const f = forbiddenMessage(create, d.reason);
+          throw new KgateError('KGATE_FORBIDDEN', f.message, { statusDetails: f.details, user: a.user.name });
+        }
+      }
+      const headers = outboundHeaders({
+        rawHeaders, clientAddress: remoteAddress,
+        identity: [...upstream.identityHeaders(a.user), ['audit-id', auditId]],
+        allowedCredentialHeaders: upstream.allowedCredentialHeaders,
+      });
+      let requestHead = `${method} ${rawTarget} HTTP/1.1\r\nhost: ${upstream.host}\r\n`;
+      for (let i = 0; i < headers.length; i += 2) requestHead += `${headers[i]}: ${headers[i + 1]}\r\n`;
+      requestHead += `connection: Upgrade\r\nupgrade: ${asked}\r\n\r\n`;
+      const upstreamSocket = await upstream.dial(10_000).catch((err) => { throw upstreamError(err); });
+      const outcome = await proxyUpgrade({ client: socket, clientHead: head, upstream: upstreamSocket, requestHead, protocol: asked, timeoutMs: 10_000 });
+      const fields = { auditID: auditId, sourceIP: remoteAddress, user: a.user.name, verb: a.attrs.verb, path: a.attrs.path, upgrade: protocol, status: outcome.status };
+      if (!outcome.spliced) { logRequest({ ...fields, durationMs: round(performance.now() - started) }); return; }
+      const stream = { headers: a.headers, authnMethod: a.authnMethod, requester: a.requester, res: socket };
+      streams.add(stream);
+      await outcome.done;
+      streams.delete(stream);
+      logRequest({ ...fields, durationMs: round(performance.now() - started) });
+    } catch (err) {
+      const ce = toClientError(err);
+      if (socket.writable) {
+        const body = JSON.stringify(ce.body);
+        const extra = Object.entries({ ...ce.headers, ...(auditId ? { 'audit-id': auditId } : {}) }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+        socket.end(`HTTP/1.1 ${ce.status} ${STATUS_CODES[ce.status] ?? 'Error'}\r\ncontent-type: application/json\r\ncache-control: no-cache, private\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}connection: close\r\n\r\n${body}`);
+      }
+      socket.once('finish', () => socket.destroy());
+      const e = err instanceof KgateError ? err : undefined;
+      logRequest({ auditID: auditId || undefined, sourceIP: remoteAddress, user, method, path: rawTarget.split('?')[0], upgrade: req.headers.upgrade, status: ce.status, durationMs: round(performance.now() - started), error: e?.code ?? 'unexpected', reason: e?.details.reason ?? e?.message, ...(e ? {} : { err }) }, ce.level === 'error' ? 'error' : 'info');
+    }
+  }
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => { void handleUpgrade(req, socket, head); });
+
   // No body parsing for proxied requests: the raw stream is forwarded as it arrives.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
@@ -229,6 +300,15 @@ function tlsSocketOf(req: ClientRequest): TLSSocket | undefined {
   const h2 = (req as { stream?: { session?: { socket?: unknown } } }).stream?.session?.socket;
   const s = (h2 ?? req.socket) as TLSSocket | undefined;
   return s && typeof s.getPeerX509Certificate === 'function' ? s : undefined;
+}
+
+const UPGRADE_PROTOCOLS = new Map([['websocket', 'websocket'], ['spdy/3.1', 'SPDY/3.1']]);
+const UPGRADE_SUBRESOURCES = new Set(['exec', 'attach', 'portforward']);
+
+function withoutHeader(raw: string[], lowerName: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() !== lowerName) out.push(raw[i]!, raw[i + 1]!);
+  return out;
 }
 
 function hasRequestBody(req: ClientRequest): boolean {

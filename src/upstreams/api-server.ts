@@ -7,6 +7,9 @@
 // never starve `kubectl get`.
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
+import { connect as netConnect, isIP } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import type { Duplex } from 'node:stream';
 import type { ApiServerConfig } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
 import type { UserInfo } from '../authn/user.ts';
@@ -22,6 +25,10 @@ export interface ApiServerUpstream {
   readonly ownHeaders: [string, string][];
   /** The credential header names this upstream may legitimately carry (for the final invariant check). */
   readonly allowedCredentialHeaders: ReadonlySet<string>;
+  /** A fresh, dedicated connection for one protocol upgrade (never pooled: CVE-2018-1002105), HTTP/1.1 only. */
+  dial(timeoutMs: number): Promise<Duplex>;
+  /** host[:port] for the Host header of requests kgate writes itself. */
+  readonly host: string;
   close(): Promise<void>;
 }
 
@@ -70,9 +77,21 @@ export function createApiServerUpstream(cfg: ApiServerConfig): ApiServerUpstream
     ...(requestHeader ? ['x-remote-user', 'x-remote-group'] : []),
   ]);
 
+  const port = Number(url.port || (tls ? 443 : 80));
+  const hostname = url.hostname.replace(/^\[|\]$/g, '');
+  const dial = (timeoutMs: number) => new Promise<Duplex>((resolve, reject) => {
+    const socket = tls
+      ? tlsConnect({ host: hostname, port, servername: isIP(hostname) ? undefined : hostname, ...connect! })
+      : netConnect({ host: hostname, port });
+    const timer = setTimeout(() => socket.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), timeoutMs);
+    socket.once(tls ? 'secureConnect' : 'connect', () => { clearTimeout(timer); socket.setNoDelay(true); resolve(socket); });
+    socket.once('error', (err) => { clearTimeout(timer); reject(err); });
+  });
   return {
     name: 'apiServer',
     origin,
+    host: url.host,
+    dial,
     pool,
     streamPool,
     allowedCredentialHeaders: allowed,

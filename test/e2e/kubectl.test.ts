@@ -105,6 +105,20 @@ spec:
         t.match(plain.stderr, `Error from server (Forbidden): pods is forbidden: User "dev-user" cannot list resource "pods" in API group "" in the namespace "${ns}"`);
       });
 
+      t.test('kubectl exec goes through the upgrade path; the API server\'s refusal is relayed (no kubelet here)', async (t) => {
+        // A pod that exists but is never scheduled (no controller-manager creates the default service account, so
+        // make it): kubectl gets past its own checks and upgrades; kube-apiserver refuses, and kgate relays that.
+        await kubectl(admin, ['-n', ns, 'create', 'serviceaccount', 'default']);
+        const run = await kubectl(admin, ['-n', ns, 'run', 'idle', '--image=busybox', '--restart=Never']);
+        t.equal(run.code, 0, run.stderr);
+        const r = await kubectl(admin, ['-n', ns, 'exec', 'idle', '--', 'true']);
+        t.not(r.code, 0);
+        t.match(r.stderr, 'Error from server (BadRequest): pod idle does not have a host assigned', 'the API server\'s refusal reaches kubectl as its Status');
+        const upgrades = gw.logs.filter((l) => l.upgrade && String(l.path).endsWith('/pods/idle/exec'));
+        t.ok(upgrades.some((l) => l.upgrade === 'websocket' && l.status === 400), 'kubectl tried WebSocket first; the 400 was relayed');
+        t.ok(upgrades.some((l) => l.upgrade === 'SPDY/3.1' && l.status === 400), 'then fell back to SPDY, relayed too');
+      });
+
       t.test('a bad token gets kubectl\'s usual 401 line', async (t) => {
         const bad = gw.kubeconfig('mallory', 'not-a-token');
         const r = await kubectl(bad, ['get', 'pods']);

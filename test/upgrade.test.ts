@@ -1,0 +1,129 @@
+// exec / attach / port-forward upgrades through the gateway against a FIXTURE upstream that speaks real WebSocket
+// framing (the ws library) and a SPDY/3.1 upgrade handshake: splicing after 101 only, refusals relayed and both
+// connections closed (CVE-2018-1002105), the bearer subprotocol, and authorization before anything is dialled.
+import t from 'tap';
+import { connect } from 'node:tls';
+import WebSocket from 'ws';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startFixtureUpstream } from './fixtures/upstream.ts';
+import { startTestGateway } from './helpers/gateway.ts';
+
+const execPath = '/api/v1/namespaces/d/pods/web/exec?command=sh&stdin=true&stdout=true';
+
+/** Raw TLS exchange: send `request`, collect everything until the server closes or `until` matches. */
+/** `until` matched: `after` may write more and says whether the exchange is complete (default: complete). */
+function raw(port: number, ca: string, request: string, until?: RegExp, after?: (s: ReturnType<typeof connect>, data: string) => boolean) {
+  return new Promise<{ data: string; closed: boolean }>((resolve) => {
+    const s = connect({ host: '127.0.0.1', port, ca, servername: 'localhost', ALPNProtocols: ['http/1.1'] }, () => s.write(request));
+    let data = '';
+    const timer = setTimeout(() => { resolve({ data, closed: false }); s.destroy(); }, 4000);
+    s.on('data', (c: Buffer) => {
+      data += c.toString('latin1');
+      if (until && until.test(data) && (!after || after(s, data))) { clearTimeout(timer); resolve({ data, closed: false }); s.destroy(); }
+    });
+    s.on('close', () => { clearTimeout(timer); resolve({ data, closed: true }); });
+    s.on('error', () => {});
+  });
+}
+
+t.test('upgrades', async (t) => {
+  const up = await startFixtureUpstream();
+  const gw = await startTestGateway({ upstream: { url: up.url }, extraTokens: 'tok-viewer,viewer,7,"viewers"\n', authorization: [{ mode: 'RBAC', policyFile: 'policy.yaml' }],
+    // viewer may "get" pods/exec (the WebSocket verb) but not "create" it.
+    before: (dir) => writeFileSync(join(dir, 'policy.yaml'), `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: exec-get-only}
+rules: [{apiGroups: [""], resources: [pods/exec], verbs: [get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: viewer}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: exec-get-only}
+subjects: [{kind: User, name: viewer}]
+`) });
+  t.teardown(async () => { await gw.close(); await up.close(); });
+  const wsUrl = gw.url.replace('https', 'wss');
+
+  await t.test('WebSocket exec (v5.channel.k8s.io) is spliced after 101 and carries channel frames both ways', async (t) => {
+    const ws = new WebSocket(`${wsUrl}${execPath}`, ['v5.channel.k8s.io'], { ca: gw.caPem, headers: { authorization: `Bearer ${gw.adminToken}` } });
+    t.teardown(() => ws.terminate());
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    t.equal(ws.protocol, 'v5.channel.k8s.io');
+    const echoed = new Promise<Buffer>((resolve) => ws.once('message', (d: Buffer) => resolve(d)));
+    ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('echo hi\n')]));
+    const reply = await echoed;
+    t.equal(reply[0], 1, 'stdout channel');
+    t.equal(reply.subarray(1).toString(), 'echo hi\n');
+    const seen = up.upgrades.at(-1)!;
+    const names = seen.rawHeaders.filter((_, i) => i % 2 === 0).map((h) => h.toLowerCase());
+    t.notOk(names.includes('authorization'), 'the client credential does not reach the upstream');
+  });
+
+  await t.test('the bearer token may ride in the WebSocket subprotocol, and is removed before forwarding', async (t) => {
+    const tokenProto = `base64url.bearer.authorization.k8s.io.${Buffer.from(gw.adminToken).toString('base64url')}`;
+    const ws = new WebSocket(`${wsUrl}${execPath}`, [tokenProto, 'v5.channel.k8s.io'], { ca: gw.caPem });
+    t.teardown(() => ws.terminate());
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    const seen = up.upgrades.at(-1)!;
+    const swp = seen.rawHeaders.filter((_, i) => i % 2 === 1 && seen.rawHeaders[i - 1]!.toLowerCase() === 'sec-websocket-protocol');
+    t.same(swp, ['v5.channel.k8s.io'], 'only the real subprotocol is forwarded');
+    const bad = new WebSocket(`${wsUrl}${execPath}`, [tokenProto], { ca: gw.caPem });
+    bad.on('error', () => { /* expected: the handshake is refused */ });
+    const status = await new Promise<number>((resolve) => bad.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+    t.equal(status, 401, 'a token subprotocol with no other subprotocol is refused');
+  });
+
+  await t.test('SPDY/3.1 exec (POST) is spliced after 101', async (t) => {
+    let wrote = false;
+    const r = await raw(gw.port, gw.caPem, `POST ${execPath} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gw.adminToken}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\nX-Stream-Protocol-Version: channel.k8s.io\r\n\r\n`,
+      /\r\n\r\n/, (s, data) => {
+        if (!wrote) { wrote = true; s.write('spdy-frame-bytes'); }
+        return data.endsWith('spdy-frame-bytes');
+      });
+    t.match(r.data, /\r\n\r\nspdy-frame-bytes$/, 'bytes written after the 101 come back through the splice');
+    t.match(r.data, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    t.match(r.data, /upgrade: SPDY\/3\.1/i);
+    const seen = up.upgrades.at(-1)!;
+    t.same(seen.rawHeaders.filter((_, i) => i % 2 === 1 && seen.rawHeaders[i - 1]!.toLowerCase() === 'x-stream-protocol-version'), ['v4.channel.k8s.io', 'channel.k8s.io'], 'every offered stream protocol version is forwarded');
+  });
+
+  await t.test('a refused upgrade is relayed, both connections close, and pipelined bytes never reach the upstream (CVE-2018-1002105)', async (t) => {
+    const smuggled = 'GET /api/v1/namespaces/kube-system/secrets HTTP/1.1\r\nHost: x\r\n\r\n';
+    const r = await raw(gw.port, gw.caPem, `GET /api/v1/namespaces/d/pods/web/attach?stdout=true HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gw.adminToken}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n${smuggled}`);
+    t.match(r.data, /^HTTP\/1\.1 403 Forbidden\r\n/, 'the upstream refusal is relayed');
+    t.match(r.data, /connection: close/i);
+    t.match(r.data, /attach refused by the fixture/);
+    t.ok(r.closed, 'kgate closed the client connection');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    t.equal(up.upgrades.at(-1)!.bytesAfterHead, 0, 'not one smuggled byte reached the upstream connection');
+  });
+
+  await t.test('an upstream switching to a protocol nobody asked for is a 502, not a splice', async (t) => {
+    const r = await raw(gw.port, gw.caPem, `POST /api/v1/namespaces/d/pods/web/portforward HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gw.adminToken}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n\r\n`);
+    t.match(r.data, /^HTTP\/1\.1 502 /);
+    t.ok(r.closed);
+  });
+
+  await t.test('every upstream connection dialled for an upgrade is closed once its client is gone', async (t) => {
+    for (let i = 0; i < 50 && up.openUpgrades() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    t.equal(up.openUpgrades(), 0, 'no upstream connection carrying kgate\'s identity is left open');
+  });
+
+  await t.test('refused before anything is dialled: wrong path, wrong protocol, no credential, no permission', async (t) => {
+    const before = up.upgrades.length;
+    const cases: [string, string, RegExp][] = [
+      ['pods list', `GET /api/v1/namespaces/d/pods HTTP/1.1\r\nAuthorization: Bearer ${gw.adminToken}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n`, /^HTTP\/1\.1 400 /],
+      ['service proxy', `GET /api/v1/namespaces/d/services/s/proxy/ HTTP/1.1\r\nAuthorization: Bearer ${gw.adminToken}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n`, /^HTTP\/1\.1 400 /],
+      ['h2c', `GET ${execPath} HTTP/1.1\r\nAuthorization: Bearer ${gw.adminToken}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n`, /^HTTP\/1\.1 400 /],
+      ['no credential', `POST ${execPath} HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n`, /^HTTP\/1\.1 401 [\s\S]*"reason":"Unauthorized"/],
+      ['viewer may not exec', `POST ${execPath} HTTP/1.1\r\nAuthorization: Bearer tok-viewer\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n`, /^HTTP\/1\.1 403 [\s\S]*pods \\"web\\" is forbidden: User \\"viewer\\" cannot create resource \\"pods\/exec\\" in API group \\"\\" in the namespace \\"d\\"/],
+      ['viewer WebSocket exec needs create too', `GET ${execPath} HTTP/1.1\r\nAuthorization: Bearer tok-viewer\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n`, /^HTTP\/1\.1 403 [\s\S]*cannot create resource \\"pods\/exec\\"/],
+    ];
+    for (const [name, head, expected] of cases) {
+      const r = await raw(gw.port, gw.caPem, `${head}Host: x\r\n\r\n`);
+      t.match(r.data, expected, name);
+    }
+    t.equal(up.upgrades.length, before, 'the upstream was never dialled');
+  });
+});
