@@ -156,3 +156,35 @@ t.test('npm start (dev mode) creates certs-dev on first run and serves', async (
   s.child.kill('SIGTERM');
   t.equal(await s.exited, 0);
 });
+
+t.test('graceful shutdown: SIGTERM stops accepting, ends open watches at the grace deadline, exits 0', async (t) => {
+  const { startFixtureUpstream } = await import('./fixtures/upstream.ts');
+  const up = await startFixtureUpstream();
+  const dir = mkdtempSync(join(tmpdir(), 'kgate-cli-'));
+  t.teardown(async () => { rmSync(dir, { recursive: true, force: true }); await up.close(); });
+  t.equal((await kgate(['init', '--dir', dir, '--upstream', up.url])).code, 0);
+  writeFileSync(join(dir, 'gateway.yaml'), `${readFileSync(join(dir, 'gateway.yaml'), 'utf8')}limits: {shutdownGraceSeconds: 1}\n`);
+  const port = await freePort();
+  const s = startServe(['serve', '--config', join(dir, 'gateway.yaml'), '--listen', `127.0.0.1:${port}`]);
+  t.teardown(() => s.child.kill('SIGKILL'));
+  t.ok(await s.ready, s.output());
+  const token = readFileSync(join(dir, 'credentials/basic_token.csv'), 'utf8').split(',')[0];
+  const agent = new Agent({ connect: { ca: readFileSync(join(dir, 'certs/ca.crt')), servername: 'localhost' } });
+  t.teardown(() => agent.close());
+  const watch = await request(`https://127.0.0.1:${port}/api/v1/pods?watch=true`, { dispatcher: agent, headers: { authorization: `Bearer ${token}` } });
+  t.equal(watch.statusCode, 200);
+  const ended = new Promise<number>((resolve) => {
+    const t0 = Date.now();
+    watch.body.on('error', () => resolve(Date.now() - t0));
+    watch.body.on('end', () => resolve(Date.now() - t0));
+    watch.body.resume();
+  });
+  s.child.kill('SIGTERM');
+  const code = await s.exited;
+  t.equal(code, 0, 'exit code 0');
+  const after = await Promise.race([ended, new Promise<number>((r) => setTimeout(() => r(-1), 3000))]);
+  t.ok(after >= 0, `the open watch was closed (after ${after} ms)`);
+  t.match(s.output(), /"msg":"shutting down"/);
+  const refused = await request(`https://127.0.0.1:${port}/kgate/livez`, { dispatcher: agent }).then(() => 'served', (e: NodeJS.ErrnoException) => e.code ?? 'error');
+  t.not(refused, 'served', 'no new connections after shutdown');
+});

@@ -64,6 +64,11 @@ export const LimitsSchema = Type.Object({
   keepAliveTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, default: 90 }),
   maxHeaderBytes: Type.Integer({ minimum: 1024, default: 65536 }),
   shutdownGraceSeconds: Type.Number({ minimum: 0, default: 10 }),
+  /** kube-apiserver's --max-requests-inflight / --max-mutating-requests-inflight; long-running requests excluded. */
+  maxReadOnlyInFlight: Type.Integer({ minimum: 1, default: 400 }),
+  maxMutatingInFlight: Type.Integer({ minimum: 1, default: 200 }),
+  /** Largest request body forwarded for create/update/patch (kube-apiserver's limit is 3 MiB). */
+  maxBodyBytes: Type.Integer({ minimum: 1024, default: 3145728 }),
 }, { ...closed, default: {} });
 
 export const ConfigSchema = Type.Object({

@@ -4,8 +4,10 @@
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { performance } from 'node:perf_hooks';
+import { readFileSync } from 'node:fs';
+import { watchPath } from '../config/watched-file.ts';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
+import { Transform, type Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Config } from '../config/schema.ts';
 import { KgateError } from '../errors.ts';
@@ -48,6 +50,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const health = createHealthProbe(upstream.pool, upstream.ownHeaders);
   const limits = config.limits;
   let shuttingDown = false;
+  const inFlight = { readOnly: 0, mutating: 0 };
 
   const streams = new Set<{ headers: Record<string, string[]>; authnMethod: string; requester: UserInfo; res: { destroy(): void } }>();
   /** After a credential file changed: close every open stream whose credential no longer gives the same identity. */
@@ -111,6 +114,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     const remoteAddress = req.socket?.remoteAddress ?? '';
     let admitted: Admitted | undefined;
     let auditId = '';
+    let counted: 'mutating' | 'readOnly' | undefined;
     try {
       const a = await admit(method, rawTarget, req.rawHeaders, remoteAddress, tlsSocketOf(req));
       admitted = a;
@@ -130,13 +134,28 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
         allowedCredentialHeaders: upstream.allowedCredentialHeaders,
       });
       const hasBody = hasRequestBody(req);
+      let body: ClientRequest | Transform | null = hasBody ? req : null;
+      if (hasBody) {
+        const declared = Number(req.headers['content-length'] ?? NaN);
+        if (declared > limits.maxBodyBytes) throw new KgateError('KGATE_TOO_LARGE', `Request entity too large: limit is ${limits.maxBodyBytes}`);
+        if (Number.isNaN(declared)) body = req.pipe(limitBytes(limits.maxBodyBytes));
+      }
+      // kube-apiserver's max-in-flight filter: long-running requests are not counted.
+      const mutating = !READ_ONLY_VERBS.has(a.attrs.verb);
+      if (!longRunning) {
+        if (mutating ? inFlight.mutating >= limits.maxMutatingInFlight : inFlight.readOnly >= limits.maxReadOnlyInFlight) {
+          throw new KgateError('KGATE_TOO_MANY_REQUESTS', 'Too many requests, please try again later.', { retryAfterSeconds: 1, reason: 'max in flight' });
+        }
+        if (mutating) inFlight.mutating++; else inFlight.readOnly++;
+        counted = mutating ? 'mutating' : 'readOnly';
+      }
       // Long-running streams stay tied to their credential: a revoked token or password closes them (recheckStreams).
       const stream = longRunning ? { headers: a.headers, authnMethod: a.authnMethod, requester: a.requester, res } : undefined;
       if (stream) streams.add(stream);
       res.setHeader('audit-id', auditId);
       const outcome = await forward(res, {
         dispatcher: longRunning ? upstream.streamPool : upstream.pool,
-        method, path: rawTarget, headers, body: hasBody ? req : null,
+        method, path: rawTarget, headers, body: body as ClientRequest | null,
         timeoutMs: longRunning ? 0 : limits.requestTimeoutSeconds * 1000,
         flushHead: longRunning,
       }, (err) => sendError(req, res, err, auditId));
@@ -154,6 +173,8 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
         durationMs: round(performance.now() - started), error: e?.code ?? 'unexpected', reason: e?.details.reason ?? e?.message,
         ...(e ? {} : { err }),
       }, ce.level === 'error' ? 'error' : 'info');
+    } finally {
+      if (counted) inFlight[counted]--;
     }
   }
 
@@ -170,6 +191,22 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     res.end(body);
     return ce;
   }
+
+  // Certificate rotation without a restart: new handshakes use the new files, open connections keep theirs.
+  // A half-written pair (key and cert that do not match) is refused and the current context stays.
+  const tlsWatchers = [config.tls.certFile, config.tls.keyFile, ...(config.tls.clientCAFile ? [config.tls.clientCAFile] : [])].map((file) => {
+    const w = watchPath(file, () => readFileSync(file, 'utf8'));
+    w.on('reload', () => {
+      try {
+        const material = readTlsMaterial(config.tls);
+        (app.server as unknown as { setSecureContext(o: object): void }).setSecureContext(serverTlsOptions(material));
+        log.info({ file }, 'TLS certificate reloaded');
+      } catch (err) {
+        log.error({ file, problem: (err as Error).message }, 'TLS files rejected; the current certificate stays in use');
+      }
+    });
+    return w;
+  });
 
   // Small writes go out at once (watch events, streamed chunks); Nagle would hold them for a delayed ACK.
   app.server.on('secureConnection', (socket: { setNoDelay(v: boolean): void }) => socket.setNoDelay(true));
@@ -274,6 +311,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       health.stop();
       authn.close();
       authz.close();
+      for (const w of tlsWatchers) w.close();
       await app.close();
       await upstream.close();
     },
@@ -300,6 +338,20 @@ function tlsSocketOf(req: ClientRequest): TLSSocket | undefined {
   const h2 = (req as { stream?: { session?: { socket?: unknown } } }).stream?.session?.socket;
   const s = (h2 ?? req.socket) as TLSSocket | undefined;
   return s && typeof s.getPeerX509Certificate === 'function' ? s : undefined;
+}
+
+const READ_ONLY_VERBS = new Set(['get', 'list', 'watch']);
+
+/** Counts the bytes of a body without a declared length and fails the stream past the limit. */
+function limitBytes(limit: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      seen += chunk.length;
+      if (seen > limit) cb(new KgateError('KGATE_TOO_LARGE', `Request entity too large: limit is ${limit}`));
+      else cb(null, chunk);
+    },
+  });
 }
 
 const UPGRADE_PROTOCOLS = new Map([['websocket', 'websocket'], ['spdy/3.1', 'SPDY/3.1']]);

@@ -139,5 +139,5 @@ function uncork(res: ServerResponse): void {
 }
 
 function statusFor(e: KgateError): number {
-  return e.code === 'KGATE_UPSTREAM_TIMEOUT' ? 504 : e.code === 'KGATE_UPSTREAM_UNAVAILABLE' ? 503 : 502;
+  return e.code === 'KGATE_UPSTREAM_TIMEOUT' ? 504 : e.code === 'KGATE_UPSTREAM_UNAVAILABLE' ? 503 : e.code === 'KGATE_TOO_LARGE' ? 413 : 502;
 }

@@ -1,0 +1,91 @@
+// Limits and rotation (FIXTURE upstream): body limit, kube-apiserver-style in-flight caps with 429 + Retry-After,
+// and certificate rotation without a restart while a watch stays open.
+import t from 'tap';
+import { writeFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { request } from 'undici';
+import { issueServerCert } from '../src/pki/index.ts';
+import { startFixtureUpstream } from './fixtures/upstream.ts';
+import { startTestGateway } from './helpers/gateway.ts';
+
+t.test('request body limit', async (t) => {
+  const up = await startFixtureUpstream();
+  const gw = await startTestGateway({ upstream: { url: up.url }, limits: { maxBodyBytes: 4096 } });
+  t.teardown(async () => { await gw.close(); await up.close(); });
+  const auth = { authorization: `Bearer ${gw.adminToken}`, 'content-type': 'application/json' };
+  const big = 'x'.repeat(5000);
+  const before = up.seen.filter((s) => s.method === 'POST').length;
+  const declared = await request(`${gw.url}/api/v1/namespaces/d/configmaps`, { method: 'POST', dispatcher: gw.agent, headers: auth, body: big });
+  t.equal(declared.statusCode, 413, 'a declared length over the limit: 413 before anything is sent');
+  t.match(await declared.body.json(), { reason: 'RequestEntityTooLarge', message: 'Request entity too large: limit is 4096' });
+  const chunked = await request(`${gw.url}/api/v1/namespaces/d/configmaps`, { method: 'POST', dispatcher: gw.agent, headers: auth, body: Readable.from([Buffer.from(big.slice(0, 3000)), Buffer.from(big.slice(3000))]) });
+  t.equal(chunked.statusCode, 413, 'a streamed body that grows past the limit: 413');
+  await chunked.body.dump();
+  t.equal(up.seen.filter((s) => s.method === 'POST' && s.body.length > 4096).length, 0, 'no oversized body reached the upstream');
+  const ok = await request(`${gw.url}/api/v1/namespaces/d/configmaps`, { method: 'POST', dispatcher: gw.agent, headers: auth, body: 'y'.repeat(4000) });
+  t.equal(ok.statusCode, 200);
+  await ok.body.dump();
+  t.ok(up.seen.filter((s) => s.method === 'POST').length > before);
+});
+
+t.test('in-flight caps: 429 with Retry-After past the cap; long-running requests are not counted', async (t) => {
+  const up = await startFixtureUpstream();
+  const gw = await startTestGateway({ upstream: { url: up.url }, limits: { maxReadOnlyInFlight: 2, maxMutatingInFlight: 1, requestTimeoutSeconds: 2 } });
+  t.teardown(async () => { await gw.close(); await up.close(); });
+  const auth = { authorization: `Bearer ${gw.adminToken}` };
+  const hung = [request(`${gw.url}/hang`, { dispatcher: gw.agent, headers: auth }), request(`${gw.url}/hang`, { dispatcher: gw.agent, headers: auth })];
+  await new Promise((r) => setTimeout(r, 300));
+  const over = await request(`${gw.url}/api`, { dispatcher: gw.agent, headers: auth });
+  t.equal(over.statusCode, 429, 'the third read-only request is refused');
+  t.equal(over.headers['retry-after'], '1');
+  t.match(await over.body.json(), { kind: 'Status', reason: 'TooManyRequests', message: 'Too many requests, please try again later.', code: 429 });
+  const watch = await request(`${gw.url}/api/v1/pods?watch=true`, { dispatcher: gw.agent, headers: auth });
+  t.equal(watch.statusCode, 200, 'a watch is long-running: not counted, not refused');
+  watch.body.destroy();
+  const write = await request(`${gw.url}/api/v1/namespaces/d/configmaps`, { method: 'POST', dispatcher: gw.agent, headers: auth, body: '{}' });
+  t.equal(write.statusCode, 200, 'mutating requests have their own cap');
+  await write.body.dump();
+  for (const h of await Promise.all(hung)) { t.equal(h.statusCode, 504, 'the hung requests time out'); await h.body.dump(); }
+  const after = await request(`${gw.url}/api`, { dispatcher: gw.agent, headers: auth });
+  t.equal(after.statusCode, 200, 'and free their slots');
+  await after.body.dump();
+});
+
+t.test('certificate rotation: new handshakes get the new certificate, an open watch survives', async (t) => {
+  const up = await startFixtureUpstream();
+  const gw = await startTestGateway({ upstream: { url: up.url } });
+  t.teardown(async () => { await gw.close(); await up.close(); });
+  const serialSeen = () => new Promise<string>((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port: gw.port, ca: gw.caPem, servername: 'localhost' }, () => {
+      resolve(s.getPeerX509Certificate()!.serialNumber);
+      s.end();
+    });
+    s.on('error', reject);
+  });
+  const before = await serialSeen();
+  const watch = await request(`${gw.url}/api/v1/namespaces/d/pods?watch=true`, { dispatcher: gw.agent, headers: { authorization: `Bearer ${gw.adminToken}` } });
+  const it = watch.body[Symbol.asyncIterator]();
+  while (up.openWatches() === 0) await new Promise((r) => setTimeout(r, 10));
+
+  const ca = { certPem: readFileSync(join(gw.dir, 'certs/ca.crt'), 'utf8'), keyPem: readFileSync(join(gw.dir, 'certs/ca.key'), 'utf8') };
+  const next = issueServerCert(ca, { hosts: ['localhost', '127.0.0.1'] });
+  writeFileSync(join(gw.dir, 'certs/server.key'), next.keyPem);
+  writeFileSync(join(gw.dir, 'certs/server.crt'), next.certPem);
+  const want = new X509Certificate(next.certPem).serialNumber;
+  let now = before;
+  for (let i = 0; i < 40 && now !== want; i++) { await new Promise((r) => setTimeout(r, 150)); now = await serialSeen(); }
+  t.not(before, want);
+  t.equal(now, want, 'a new connection is served the rotated certificate');
+  up.emit({ type: 'ADDED', object: { metadata: { name: 'after-rotation' } } });
+  const ev = await it.next();
+  t.match(ev.value.toString(), 'after-rotation', 'the watch opened before the rotation still streams');
+  watch.body.destroy();
+
+  writeFileSync(join(gw.dir, 'certs/server.key'), issueServerCert(ca, { hosts: ['x'] }).keyPem);
+  for (let i = 0; i < 40 && !gw.logs.some((l) => l.msg === 'TLS files rejected; the current certificate stays in use'); i++) await new Promise((r) => setTimeout(r, 100));
+  t.ok(gw.logs.some((l) => l.msg === 'TLS files rejected; the current certificate stays in use'), 'a key that does not match the certificate is refused');
+  t.equal(await serialSeen(), want, 'and the current certificate stays in use');
+});
