@@ -8,6 +8,7 @@ export type KgateErrorCode =
   | 'KGATE_AUTHORIZATION_ERROR' // nothing allowed and an authorizer failed (a webhook down): 500, as kube-apiserver
   | 'KGATE_TOO_MANY_REQUESTS'
   | 'KGATE_TOO_LARGE' // request body over the limit
+  | 'KGATE_HEADERS_TOO_LARGE'
   | 'KGATE_UPSTREAM_UNAVAILABLE' // refused, socket missing, DNS: nothing was sent
   | 'KGATE_UPSTREAM_FAILED' // the upstream broke the exchange (reset, malformed response)
   | 'KGATE_UPSTREAM_TIMEOUT'

@@ -89,3 +89,29 @@ t.test('certificate rotation: new handshakes get the new certificate, an open wa
   t.ok(gw.logs.some((l) => l.msg === 'TLS files rejected; the current certificate stays in use'), 'a key that does not match the certificate is refused');
   t.equal(await serialSeen(), want, 'and the current certificate stays in use');
 });
+
+t.test('malformed and abusive request heads are refused and closed', async (t) => {
+  const up = await startFixtureUpstream();
+  const gw = await startTestGateway({ upstream: { url: up.url }, limits: { headersTimeoutSeconds: 1 } });
+  t.teardown(async () => { await gw.close(); await up.close(); });
+  const send = (req: string, waitMs = 4000) => new Promise<{ first: string; closedAfterMs: number }>((resolve) => {
+    const t0 = Date.now();
+    const s = connect({ host: '127.0.0.1', port: gw.port, ca: gw.caPem, servername: 'localhost', ALPNProtocols: ['http/1.1'] }, () => s.write(req));
+    let d = '';
+    s.on('data', (c: Buffer) => { d += c; });
+    s.on('close', () => resolve({ first: d.split('\r\n')[0] ?? '', closedAfterMs: Date.now() - t0 }));
+    s.on('error', () => {});
+    setTimeout(() => { s.destroy(); resolve({ first: `still open: ${d.split('\r\n')[0]}`, closedAfterMs: -1 }); }, waitMs);
+  });
+  const auth = `Authorization: Bearer ${gw.adminToken}\r\n`;
+  const before = up.seen.filter((s) => s.url !== '/readyz').length;
+  const slow = await send('GET /api HTTP/1.1\r\nHost: x\r\n');
+  t.ok(slow.closedAfterMs >= 900 && slow.closedAfterMs < 3500, `a head that never completes is cut after headersTimeoutSeconds (${slow.closedAfterMs} ms)`);
+  t.match((await send(`GET /api HTTP/1.1\r\nHost: x\r\n${auth}${Array.from({ length: 600 }, (_, i) => `x${i}: v`).join('\r\n')}\r\n\r\n`)).first, /^HTTP\/1\.1 431 /, 'too many header lines: 431');
+  t.match((await send(`GET /api HTTP/1.1\r\nHost: x\r\n${auth}X-Big: ${'a'.repeat(70_000)}\r\n\r\n`)).first, /^HTTP\/1\.1 431 /, 'oversized head: 431');
+  t.match((await send(`GET /api HTTP/1.1\r\nHost: x\r\nHost: y\r\n${auth}\r\n`)).first, /^HTTP\/1\.1 400 /, 'two Host headers: 400');
+  t.match((await send(`POST /api/v1/namespaces/d/configmaps HTTP/1.1\r\nHost: x\r\n${auth}Transfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`)).first, /^HTTP\/1\.1 400 /, 'unknown transfer coding: 400');
+  t.match((await send(`POST /api/v1/namespaces/d/configmaps HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`)).first, /^HTTP\/1\.1 400 /, 'Content-Length with Transfer-Encoding: 400');
+  t.match((await send(`GET /api HTTP/1.1\r\nHost: x\r\n${auth}X-Folded: a\r\n b\r\n\r\n`)).first, /^HTTP\/1\.1 400 /, 'obsolete line folding: 400');
+  t.equal(up.seen.filter((s) => s.url !== '/readyz').length, before, 'none of them reached the upstream');
+});

@@ -11,6 +11,7 @@ const TABLE: Record<KgateErrorCode, Mapping> = {
   KGATE_UNAUTHORIZED: { status: 401, reason: 'Unauthorized', message: () => 'Unauthorized', level: 'info' },
   KGATE_FORBIDDEN: { status: 403, reason: 'Forbidden', message: (e) => e.message, level: 'info' },
   KGATE_AUTHORIZATION_ERROR: { status: 500, reason: 'InternalError', message: () => 'Internal Server Error: the authorization chain failed', level: 'error' },
+  KGATE_HEADERS_TOO_LARGE: { status: 431, reason: 'RequestHeaderFieldsTooLarge', message: (e) => e.message, level: 'info' },
   KGATE_TOO_LARGE: { status: 413, reason: 'RequestEntityTooLarge', message: (e) => e.message, level: 'info' },
   KGATE_TOO_MANY_REQUESTS: { status: 429, reason: 'TooManyRequests', message: (e) => e.message, level: 'warn' },
   KGATE_UPSTREAM_UNAVAILABLE: { status: 503, reason: 'ServiceUnavailable', message: (e) => `the ${String(e.details.upstream ?? 'upstream')} is unavailable`, level: 'warn' },

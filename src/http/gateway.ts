@@ -71,8 +71,12 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
 
   /** Stages 1-4. Throws KgateError; never reads the body. */
   async function admit(method: string, rawTarget: string, rawHeaders: string[], remoteAddress: string, tlsSocket: TLSSocket | undefined): Promise<Admitted & { headers: Record<string, string[]> }> {
+    // Node stops collecting header lines at its maxHeadersCount (2,000) and hides the rest, Content-Length
+    // included (hardening.md): refuse any request near that many instead of acting on a partial view.
+    if (rawHeaders.length / 2 > MAX_HEADER_LINES) throw new KgateError('KGATE_HEADERS_TOO_LARGE', `more than ${MAX_HEADER_LINES} header lines`);
     const attrs = requestAttributes(method, rawTarget);
     const headers = distinctHeaders(rawHeaders);
+    if ((headers.host?.length ?? 0) > 1) throw new KgateError('KGATE_BAD_REQUEST', 'more than one Host header');
     const peer = tlsSocket ? { key: tlsSocket, certificate: () => tlsSocket.getPeerX509Certificate() } : undefined;
     const credential = headers.authorization?.join('\n');
     const wait = backoff?.retryAfter(remoteAddress, credential) ?? 0;
@@ -186,7 +190,8 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     if (auditId) headers['audit-id'] = auditId;
     // Rejected before the body was read: tell HTTP/1.1 clients the connection will not be reused, so an unread
     // body can never be taken for the next request.
-    if (ce.status < 500 && hasRequestBody(req) && !('stream' in res)) headers.connection = 'close';
+    // A malformed or oversized request says the client is confused or hostile: close after answering.
+    if (!('stream' in res) && ((ce.status < 500 && hasRequestBody(req)) || ce.status === 400 || ce.status === 413 || ce.status === 431)) headers.connection = 'close';
     (res as ServerResponse).writeHead(ce.status, headers);
     res.end(body);
     return ce;
@@ -209,10 +214,28 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   });
 
   // Small writes go out at once (watch events, streamed chunks); Nagle would hold them for a delayed ACK.
-  app.server.on('secureConnection', (socket: { setNoDelay(v: boolean): void }) => socket.setNoDelay(true));
+  // HTTP/1.1 connections get a deadline for each request head (slowloris): Node enforces its headersTimeout only
+  // on plain http servers, not on HTTP/1.1 served by an HTTP/2 server with allowHTTP1. The first head must arrive
+  // within headersTimeoutSeconds, each next one within the keep-alive timeout after the previous response.
+  const headDeadline = new WeakMap<object, NodeJS.Timeout>();
+  const arm = (socket: TLSSocket, ms: number) => {
+    clearTimeout(headDeadline.get(socket));
+    headDeadline.set(socket, setTimeout(() => socket.destroy(), ms).unref());
+  };
+  app.server.on('secureConnection', (socket: TLSSocket) => {
+    socket.setNoDelay(true);
+    if (socket.alpnProtocol !== 'h2') arm(socket, limits.headersTimeoutSeconds * 1000);
+  });
+  app.server.on('request', (req: ClientRequest, res: ClientResponse) => {
+    if ((req as IncomingMessage).httpVersionMajor !== 1) return;
+    const socket = req.socket as TLSSocket;
+    clearTimeout(headDeadline.get(socket));
+    res.once('finish', () => { if (!socket.destroyed) arm(socket, limits.keepAliveTimeoutSeconds * 1000); });
+  });
 
   /** exec / attach / port-forward: WebSocket or SPDY/3.1 upgrades on HTTP/1.1 (see proxy/upgrade.ts). */
   async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
+    clearTimeout(headDeadline.get(req.socket));
     const started = performance.now();
     const method = req.method ?? 'GET';
     const rawTarget = req.url ?? '/';
@@ -340,6 +363,7 @@ function tlsSocketOf(req: ClientRequest): TLSSocket | undefined {
   return s && typeof s.getPeerX509Certificate === 'function' ? s : undefined;
 }
 
+const MAX_HEADER_LINES = 500;
 const READ_ONLY_VERBS = new Set(['get', 'list', 'watch']);
 
 /** Counts the bytes of a body without a declared length and fails the stream past the limit. */
