@@ -18,7 +18,7 @@ if (internal.status !== 0) { process.stderr.write(internal.stderr); process.exit
 const micro = JSON.parse(/RESULT (.*)/.exec(internal.stdout)![1]!) as Record<string, number>;
 
 console.log('bench/compare (wrk -t2 -c50, 1 KiB GET)');
-const rows = await runCompare();
+const { rows, streams } = await runCompare();
 const by = (prefix: string) => rows.find((r) => r.name.startsWith(prefix));
 const kgate = by('kgate')!;
 const nginx = by('nginx');
@@ -39,6 +39,16 @@ over, and CPU per request carries to other hardware.
 ${rows.map((r) => `| ${r.name} | ${fmt(r.rps, 0)} | ${fmt(r.p50ms)} | ${fmt(r.p99ms)} | ${Number.isNaN(r.cpuUsPerRequest) ? '–' : fmt(r.cpuUsPerRequest, 1)} | ${nginx ? fmt(r.rps / nginx.rps) : '–'} | ${fmt(r.rps / direct.rps)} |`).join('\n')}
 
 kgate adds ${fmt(kgate.p50ms - direct.p50ms)} ms at p50 over direct at this load (50 connections kept busy; not a moderate load).
+
+## Long-running streams (kgate, one process)
+
+| what | result | target |
+|---|---|---|
+| ${fmt(streams.watches, 0)} idle watches (one TLS connection each): RSS per watch | ${fmt(streams.kibPerWatch, 1)} KiB | < 40 KiB (nginx 42.6) |
+| RSS before / with the watches / after they closed | ${fmt(streams.rssBeforeKiB / 1024, 1)} / ${fmt(streams.rssWithWatchesKiB / 1024, 1)} / ${fmt(streams.rssAfterKiB / 1024, 1)} MiB (after/before x${fmt(streams.rssAfterVsBefore)}) | within 10% |
+| watch event latency, median: direct / through kgate | ${fmt(streams.eventLatencyMsDirect, 3)} / ${fmt(streams.eventLatencyMsKgate, 3)} ms (+${fmt(streams.eventLatencyMsKgate - streams.eventLatencyMsDirect, 3)} ms) | < 1 ms added |
+| 1 GiB response: direct / through kgate | ${fmt(streams.bigMiBpsDirect, 0)} / ${fmt(streams.bigMiBpsKgate, 0)} MiB/s (x${fmt(streams.bigMiBpsKgate / streams.bigMiBpsDirect)}) | – |
+| kgate RSS growth while streaming 1 GiB | ${fmt(streams.bigRssGrowthKiB / 1024, 1)} MiB | < 32 MiB |
 
 ## Request path micro-benchmarks (bench/internal)
 

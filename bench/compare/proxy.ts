@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from 'node:net';
 import { stringify } from 'yaml';
 import { median, fmt } from '../stats.ts';
+import { runStreams } from './streams.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const node = process.execPath;
@@ -78,7 +79,7 @@ export async function runCompare() {
   const kdir = join(dir, 'kgate');
   spawnSync(node, [join(root, 'src', 'cli', 'main.ts'), 'init', '--dir', kdir, '--upstream', `http://127.0.0.1:${originPort}`], { stdio: 'ignore' });
   writeFileSync(join(kdir, 'credentials', 'basic_token.csv'), `${readFileSync(join(kdir, 'credentials', 'basic_token.csv'), 'utf8')}bench-token-0123456789abcdef0123456789,bench,900,"bench-team"\n`);
-  const docs: object[] = [{ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'bench-reader' }, rules: [{ nonResourceURLs: ['/bench', '/bench/*'], verbs: ['get'] }, { apiGroups: [''], resources: ['pods', 'configmaps'], verbs: ['get', 'list', 'watch'] }] }];
+  const docs: object[] = [{ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'bench-reader' }, rules: [{ nonResourceURLs: ['/bench', '/bench/*', '/big'], verbs: ['get'] }, { apiGroups: [''], resources: ['pods', 'configmaps'], verbs: ['get', 'list', 'watch'] }] }];
   for (let i = 0; i < 200; i++) docs.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: i % 2 ? 'RoleBinding' : 'ClusterRoleBinding', metadata: { name: `b${i}`, ...(i % 2 ? { namespace: `ns${i % 20}` } : {}) }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'bench-reader' }, subjects: [{ kind: 'User', name: i === 0 ? 'bench' : `user${i}` }] });
   writeFileSync(join(kdir, 'policy', 'rbac.yaml'), docs.map((d) => stringify(d)).join('---\n'));
   const kport = 20000 + Math.floor(Math.random() * 20000);
@@ -143,12 +144,17 @@ http {
       process.stdout.write(`  round ${round + 1} ${c.name}: ${fmt(r.rps, 0)} req/s, p50 ${fmt(r.p50ms)} ms, p99 ${fmt(r.p99ms)} ms\n`);
     }
   }
+  const streams = await runStreams(
+    { name: 'direct', host: '127.0.0.1', port: originPort },
+    { name: 'kgate', host: '127.0.0.1', port: kport, tls: { ca: readFileSync(join(kdir, 'certs', 'ca.crt'), 'utf8') }, token: 'bench-token-0123456789abcdef0123456789', pid: kgate.pid! },
+    originPort, Number(process.env.BENCH_WATCHES ?? 5000),
+  );
   const rows = contenders.map((c) => {
     const e = results.get(c.name)!;
     return { name: c.name, rps: median(e.rps), p50ms: median(e.p50), p99ms: median(e.p99), cpuUsPerRequest: c.name.startsWith('direct') ? NaN : median(e.cpuUs) };
   });
   for (const c of children) c.kill('SIGTERM');
-  return rows;
+  return { rows, streams };
 }
 
 function childPids(pid: number): number[] {
@@ -162,7 +168,7 @@ function nginxWorkerPid(ndir: string): number {
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*bench\//, 'bench/'))) {
-  const rows = await runCompare();
-  console.log(`RESULT ${JSON.stringify(rows)}`);
+  const result = await runCompare();
+  console.log(`RESULT ${JSON.stringify(result)}`);
   process.exit(0);
 }
