@@ -175,3 +175,26 @@ t.test('kgate token add|list|revoke and user add edit the files safely; revoking
   }
   t.equal(status, 200, 'the new user signs in with the printed password');
 });
+
+t.test('real curl with each method: token, basic, client certificate', async (t) => {
+  const up = await startFixtureUpstream();
+  const gw = await startTestGateway({
+    upstream: { url: up.url }, passwordFile: 'credentials/basic_auth.csv',
+    before: (dir) => writeFileSync(join(dir, 'credentials', 'basic_auth.csv'), 'curl-password-123,curly,5,"ops"\n'),
+  });
+  t.teardown(async () => { await gw.close(); await up.close(); });
+  const issued = await run(['cert', 'issue', '--config', join(gw.dir, 'gateway.yaml'), '--user', 'certy', '--out-dir', gw.dir]);
+  t.equal(issued.code, 0, issued.stderr);
+  const curl = (args: string[]) => new Promise<{ code: number; out: string }>((resolve) => {
+    const c = spawn('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', join(gw.dir, 'certs/ca.crt'), ...args, `${gw.url.replace('127.0.0.1', 'localhost')}/api/v1/namespaces`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => { out += d; });
+    c.on('close', (code) => resolve({ code: code ?? -1, out }));
+  });
+  const users = () => gw.logs.filter((l) => l.msg === 'request').map((l) => l.user);
+  t.equal((await curl(['-H', `Authorization: Bearer ${gw.adminToken}`])).out, '200', 'bearer token');
+  t.equal((await curl(['-u', 'curly:curl-password-123'])).out, '200', 'basic');
+  t.equal((await curl(['--cert', join(gw.dir, 'certy.crt'), '--key', join(gw.dir, 'certy.key')])).out, '200', 'client certificate');
+  t.equal((await curl(['-u', 'curly:wrong'])).out, '401', 'wrong password');
+  t.same(users().slice(-4, -1), ['admin', 'curly', 'certy'], 'each method authenticated the right user');
+});
