@@ -19,7 +19,13 @@ async function withLock<T>(file: string, fn: () => T): Promise<T> {
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number(readFileSync(lock, 'utf8').trim());
+      let holder: number;
+      try {
+        holder = Number(readFileSync(lock, 'utf8').trim());
+      } catch (readErr) {
+        if ((readErr as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile: try again
+        throw readErr;
+      }
       if (holder && !alive(holder)) { try { unlinkSync(lock); } catch { /* raced */ } continue; }
       if (Date.now() > deadline) throw new KgateError('KGATE_CONFIG', `${file} is locked by process ${holder} (${lock})`);
       await sleep(50);
