@@ -1,18 +1,11 @@
 // The harness itself: the cluster looks like MicroK8s where kgate's upstreams need it to (etcd on the relative
 // unix socket, containerd on its own socket with the test image imported), so later tiers can rely on it.
 import t from 'tap';
-import { spawn } from 'node:child_process';
+import { run } from '../helpers/run.ts';
 import { existsSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import { loadClusterInfo } from '../cluster/cluster.ts';
 
-const run = (cmd: string, args: string[]) => new Promise<{ code: number; out: string }>((resolve) => {
-  const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  c.stdout.on('data', (d: Buffer) => { out += d; });
-  c.stderr.on('data', (d: Buffer) => { out += d; });
-  c.on('close', (code) => resolve({ code: code ?? -1, out }));
-});
 
 const cluster = loadClusterInfo();
 if (!cluster) {

@@ -4,20 +4,12 @@
 // cluster's localhost-only ports (the API server, the 8080 stand-in, etcd's TCP port) are unreachable.
 // Addresses come from 198.18.0.0/15 (RFC 2544 benchmarking range) and exist only inside this test.
 import t from 'tap';
-import { spawn } from 'node:child_process';
+import { run } from '../helpers/run.ts';
 import { loadClusterInfo } from '../cluster/cluster.ts';
 import { freePort } from '../cluster/cluster.ts';
 import { startTestGateway } from '../helpers/gateway.ts';
 import { kubectl } from '../helpers/kubectl.ts';
 
-const run = (cmd: string, args: string[]) => new Promise<{ code: number; out: string }>((resolve) => {
-  const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  c.stdout.on('data', (d: Buffer) => { out += d; });
-  c.stderr.on('data', (d: Buffer) => { out += d; });
-  c.on('close', (code) => resolve({ code: code ?? -1, out }));
-  c.on('error', (e) => resolve({ code: -1, out: String(e) }));
-});
 
 const cluster = loadClusterInfo();
 if (!cluster) {
