@@ -37,7 +37,7 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-interface Admitted { attrs: RequestAttributes; user: UserInfo; requester: UserInfo; method: string; authnMethod: string; review?: SelfReviewKind }
+interface Admitted { attrs: RequestAttributes; user: UserInfo; requester: UserInfo; method: string; authnMethod: string; review?: SelfReviewKind; allowedBy?: string }
 
 export async function createGateway(config: Config, log: Logger): Promise<Gateway> {
   const tls = readTlsMaterial(config.tls);
@@ -104,7 +104,9 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       const f = forbiddenMessage(a, decision.reason);
       throw new KgateError('KGATE_FORBIDDEN', f.message, { statusDetails: f.details, user: user.name, authorizer: decision.authorizer });
     }
-    return { attrs, user, requester, method, authnMethod: outcome.method, headers };
+    // The decision goes to the request's log line: which authorizer allowed it, and the rule that matched.
+    const allowedBy = decision.rule ? `${decision.authorizer ?? 'authz'}: ${decision.rule}` : decision.authorizer;
+    return { attrs, user, requester, method, authnMethod: outcome.method, headers, allowedBy };
   }
 
   function logRequest(fields: Record<string, unknown>, level: 'info' | 'warn' | 'error' = 'info') {
@@ -166,7 +168,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       if (stream) streams.delete(stream);
       logRequest({
         auditID: auditId, sourceIP: remoteAddress, user: a.user.name, ...(a.user !== a.requester ? { impersonatedBy: a.requester.name } : {}),
-        verb: a.attrs.verb, path: a.attrs.path, status: outcome.status, bytes: outcome.bytes,
+        verb: a.attrs.verb, path: a.attrs.path, status: outcome.status, bytes: outcome.bytes, allowedBy: a.allowedBy,
         durationMs: round(performance.now() - started), ...(outcome.error ? { error: outcome.error.code, cause: outcome.error.details.cause ?? outcome.error.message } : {}),
       }, outcome.error && !outcome.error.details.clientAborted ? 'warn' : 'info');
     } catch (err) {
@@ -175,6 +177,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       logRequest({
         auditID: auditId || undefined, sourceIP: remoteAddress, user: admitted?.user.name, method, path: rawTarget.split('?')[0], status: ce.status,
         durationMs: round(performance.now() - started), error: e?.code ?? 'unexpected', reason: e?.details.reason ?? e?.message,
+        ...(e?.details.authorizer ? { deniedBy: e.details.authorizer } : {}),
         ...(e ? {} : { err }),
       }, ce.level === 'error' ? 'error' : 'info');
     } finally {

@@ -35,6 +35,7 @@ if (!cluster) {
 
     const ok = await kubectl(alice, ['get', 'pods', '-n', dev]);
     t.equal(ok.code, 0, ok.stderr);
+    t.ok(gw.logs.some((l) => l.user === 'alice' && l.verb === 'list' && /^RBAC: ClusterRole "reader" rules\[0\] at .*policy\.yaml:\d+ \(document \d+\)$/.test(String(l.allowedBy))), 'the log names the rule that allowed the request');
     t.match(ok.stderr, 'No resources found in dev namespace.');
     const denied = await kubectl(alice, ['get', 'pods', '-n', prod]);
     t.not(denied.code, 0);
