@@ -42,3 +42,9 @@ export function formatProblem(p: FileProblem): string {
   const where = [p.file, p.line !== undefined ? `line ${p.line}` : undefined, p.field].filter(Boolean).join(': ');
   return `${where}: ${p.message}`;
 }
+
+/** One line for a log field: every problem of a ConfigError with its file and line, or the error's message. */
+export function describeError(err: unknown): string {
+  if (err instanceof ConfigError) return err.problems.map(formatProblem).join('; ');
+  return err instanceof Error ? err.message : String(err);
+}

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { watchParsedFile, type WatchedFile } from '../config/watched-file.ts';
-import { formatProblem, KgateError } from '../errors.ts';
+import { describeError, type FileProblem } from '../errors.ts';
 import type { Authenticator } from './authenticator.ts';
 import { createBearerAuthenticator } from './bearer.ts';
 import { createTokenTable, type TokenTable } from './token-file.ts';
@@ -28,33 +28,22 @@ export function createAuthenticators(cfg: Config['authentication'], log: Logger,
   const authenticators: Authenticator[] = [];
   // kube-apiserver's order: client certificates first, then bearer tokens (then the historical basic auth).
   if (clientCAs && clientCAs.length > 0) authenticators.push(createX509Authenticator(() => clientCAs));
-  let tokens: WatchedFile<TokenTable> | undefined;
-  if (cfg.tokenFile) {
-    tokens = watchParsedFile(cfg.tokenFile, createTokenTable);
-    const report = (t: TokenTable) => { for (const w of t.warnings) log.warn({ file: w.file, line: w.line }, w.message); };
-    report(tokens.current);
-    log.info({ file: cfg.tokenFile, tokens: tokens.current.size }, 'token file loaded');
-    tokens.on('reload', (t) => { report(t); log.info({ file: cfg.tokenFile, tokens: t.size }, 'token file reloaded'); });
-    tokens.on('error', (err) => log.error({ file: cfg.tokenFile, problem: describe(err) }, 'token file rejected; the last good one stays in force'));
-    const watched = tokens;
-    authenticators.push(createBearerAuthenticator(() => watched.current));
-  }
-  let passwords: WatchedFile<PasswordTable> | undefined;
-  if (cfg.passwordFile) {
-    const file = cfg.passwordFile;
-    passwords = watchParsedFile(file, createPasswordTable);
-    const report = (t: PasswordTable) => { for (const w of t.warnings) log.warn({ file: w.file, line: w.line }, w.message); };
-    report(passwords.current);
-    log.info({ file, users: passwords.current.size }, 'password file loaded');
-    passwords.on('reload', (t) => { report(t); log.info({ file, users: t.size }, 'password file reloaded'); });
-    passwords.on('error', (err) => log.error({ file, problem: describe(err) }, 'password file rejected; the last good one stays in force'));
-    const watched = passwords;
-    authenticators.push(createBasicAuthenticator(() => watched.current));
-  }
+  const tokens = cfg.tokenFile ? watchCredentials(cfg.tokenFile, 'token file', createTokenTable, log) : undefined;
+  if (tokens) authenticators.push(createBearerAuthenticator(() => tokens.current));
+  const passwords = cfg.passwordFile ? watchCredentials(cfg.passwordFile, 'password file', createPasswordTable, log) : undefined;
+  if (passwords) authenticators.push(createBasicAuthenticator(() => passwords.current));
   return { authenticators, tokens, passwords, close() { tokens?.close(); passwords?.close(); } };
 }
 
-function describe(err: unknown): string {
-  if (err instanceof KgateError && Array.isArray(err.details.problems)) return (err.details.problems as Parameters<typeof formatProblem>[0][]).map(formatProblem).join('; ');
-  return err instanceof Error ? err.message : String(err);
+/** Load a credential file, log its warnings and size, and keep it reloading (the last good one stays on error). */
+function watchCredentials<T extends { size: number; warnings: FileProblem[] }>(file: string, what: string, parse: (text: string, file: string) => T, log: Logger): WatchedFile<T> {
+  const w = watchParsedFile(file, parse);
+  const report = (t: T, event: string) => {
+    for (const p of t.warnings) log.warn({ file: p.file, line: p.line }, p.message);
+    log.info({ file, entries: t.size }, `${what} ${event}`);
+  };
+  report(w.current, 'loaded');
+  w.on('reload', (t) => report(t, 'reloaded'));
+  w.on('error', (err) => log.error({ file, problem: describeError(err) }, `${what} rejected; the last good one stays in force`));
+  return w;
 }

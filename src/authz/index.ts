@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { AuthorizerConfig } from '../config/schema.ts';
 import { watchPath, type WatchedFile } from '../config/watched-file.ts';
-import { ConfigError, formatProblem, KgateError, type FileProblem } from '../errors.ts';
+import { ConfigError, describeError, type FileProblem } from '../errors.ts';
 import { createUnionAuthorizer, type Authorizer } from './authorizer.ts';
 import { alwaysAllowAuthorizer, alwaysDenyAuthorizer, privilegedGroupAuthorizer } from './builtin.ts';
 import { createRbacAuthorizer, loadRbacPolicy } from './rbac.ts';
@@ -38,7 +38,7 @@ export async function createAuthorizerChain(modes: AuthorizerConfig[], log: Logg
     report(w.current);
     log.info({ mode, file, ...describe(w.current) }, 'policy loaded');
     w.on('reload', (t) => { report(t); log.info({ mode, file, ...describe(t), reloads: w.reloads }, 'policy reloaded'); });
-    w.on('error', (err) => log.error({ mode, file, problem: problemText(err), reloads: w.reloads }, 'policy rejected; the last good one stays in force'));
+    w.on('error', (err) => log.error({ mode, file, problem: describeError(err), reloads: w.reloads }, 'policy rejected; the last good one stays in force'));
     policies.push(w as WatchedFile<unknown>);
     return w;
   };
@@ -73,10 +73,5 @@ export async function createAuthorizerChain(modes: AuthorizerConfig[], log: Logg
     authorizer: createUnionAuthorizer(chain), policies,
     close() { for (const p of policies) p.close(); for (const c of closers) void c(); },
   };
-}
-
-function problemText(err: unknown): string {
-  if (err instanceof KgateError && Array.isArray(err.details.problems)) return (err.details.problems as FileProblem[]).map(formatProblem).join('; ');
-  return err instanceof Error ? err.message : String(err);
 }
 export { selfReviewKind, answerSelfReview, type SelfReviewKind } from './self-review.ts';

@@ -1,6 +1,6 @@
 // Writing secrets safely: temp file in the same folder, fsync, rename (atomic on POSIX), mode 0600 from the first
 // byte. A failed write never truncates the file that was there before.
-import { closeSync, constants, fsyncSync, openSync, renameSync, unlinkSync, writeSync, existsSync, mkdirSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, openSync, renameSync, unlinkSync, writeSync, mkdirSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -21,11 +21,4 @@ export function writeFileAtomic(file: string, data: string, mode = 0o600): void 
   // fsync the folder so the rename itself survives a crash.
   const dirFd = openSync(dirname(file), 'r');
   try { fsyncSync(dirFd); } finally { closeSync(dirFd); }
-}
-
-/** Write only if absent (keys are never overwritten without --force). Returns whether it wrote. */
-export function writeIfAbsent(file: string, data: () => string, force: boolean, mode = 0o600): boolean {
-  if (!force && existsSync(file)) return false;
-  writeFileAtomic(file, data(), mode);
-  return true;
 }

@@ -2,6 +2,6 @@
 // The only importer of node-forge, which only assembles and signs certificates (keys come from node:crypto).
 export * from './certificates.ts';
 export { renderKubeconfig, type KubeconfigOptions } from './kubeconfig.ts';
-export { writeFileAtomic, writeIfAbsent } from './files.ts';
+export { writeFileAtomic } from './files.ts';
 export { defaultServerHosts } from './host-names.ts';
 export { layoutPaths, ensurePki, certCovers, type LayoutPaths } from './layout.ts';

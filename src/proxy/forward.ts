@@ -81,7 +81,7 @@ export function forward(res: ClientResponse, opts: ForwardOptions, onError: (err
       path: opts.path,
       headers: opts.headers,
       body: opts.body,
-      // Ordinary requests get the deadline above; the pool's own timeouts cover idle long-running streams.
+      // Never retried by undici: a request may have a body or side effects, and the client decides about retries.
       idempotent: false,
     }, {
       onRequestStart(c) {
