@@ -5,6 +5,8 @@ export type KgateErrorCode =
   | 'KGATE_BAD_REQUEST' // the request cannot be safely interpreted (path, framing, headers)
   | 'KGATE_UNAUTHORIZED' // a credential was presented and is not valid, or none and anonymous is off
   | 'KGATE_FORBIDDEN' // authenticated, not authorized
+  | 'KGATE_NOT_FOUND' // no such route on one of kgate's own views (containerd, a socket mount's root)
+  | 'KGATE_METHOD_NOT_ALLOWED' // a read-only view asked to write
   | 'KGATE_AUTHORIZATION_ERROR' // nothing allowed and an authorizer failed (a webhook down): 500, as kube-apiserver
   | 'KGATE_TOO_MANY_REQUESTS'
   | 'KGATE_TOO_LARGE' // request body over the limit

@@ -47,3 +47,41 @@ t.test('YAML syntax errors and unreadable files name the file and line', async (
   t.throws(() => parseConfig('listen: a:1\nlisten: b:2\n', 'dup.yaml'), { message: /dup\.yaml: line 2: .*[Dd]uplicate|unique/ });
   t.throws(() => loadConfig('/nonexistent/gateway.yaml'), { message: '/nonexistent/gateway.yaml: cannot read the config file (ENOENT)' });
 });
+
+t.test('socket upstreams: paths resolved, mounts validated with file, line and field', async (t) => {
+  const c = parseConfig(`${minimal}  etcd: {socket: run/etcd.socket:2379, readOnly: true}
+  containerd: {socket: /run/containerd.sock}
+  sockets:
+    - {name: registry, pathPrefix: /registry, socket: run/registry.sock}
+`, '/etc/kgate/gateway.yaml');
+  t.same(c.upstreams.etcd, { socket: '/etc/kgate/run/etcd.socket:2379', readOnly: true });
+  t.same(c.upstreams.containerd, { socket: '/run/containerd.sock' });
+  t.same(c.upstreams.sockets, [{ name: 'registry', pathPrefix: '/registry', socket: '/etc/kgate/run/registry.sock' }]);
+  t.equal(parseConfig(minimal, '/x/g.yaml').upstreams.etcd, undefined, 'no etcd unless configured');
+
+  const err = t.throws(() => parseConfig(`${minimal}  sockets:
+    - {name: a, pathPrefix: /apis/evil, socket: a.sock}
+    - {name: b, pathPrefix: /tools, socket: b.sock}
+    - {name: b, pathPrefix: /tools/x, socket: c.sock}
+    - {name: Bad_Name, pathPrefix: /ok, socket: d.sock}
+`, 'gw.yaml')) as ConfigError;
+  const byField = Object.fromEntries(err.problems.map((p) => [p.field, p]));
+  t.match(byField['upstreams.sockets[3].name'], { line: 9, message: /DNS label/ }, 'schema problems first');
+  const err2 = t.throws(() => parseConfig(`${minimal}  sockets:
+    - {name: a, pathPrefix: /apis/evil, socket: a.sock}
+    - {name: b, pathPrefix: /tools, socket: b.sock}
+    - {name: b, pathPrefix: /tools/x, socket: c.sock}
+    - {name: d, pathPrefix: /kgate, socket: d.sock}
+`, 'gw.yaml')) as ConfigError;
+  const f2 = Object.fromEntries(err2.problems.map((p) => [p.field, p]));
+  t.match(f2['upstreams.sockets[0].pathPrefix'], { line: 6, message: '/apis belongs to the API server or to kgate' });
+  t.match(f2['upstreams.sockets[2].name'], { line: 8, message: '"b" is already used' });
+  t.match(f2['upstreams.sockets[2].pathPrefix'], { line: 8, message: '/tools/x overlaps /tools' });
+  t.match(f2['upstreams.sockets[3].pathPrefix'], { line: 9, message: '/kgate belongs' });
+  t.throws(() => parseConfig(`${minimal}  sockets: [{name: a, pathPrefix: /a/../b, socket: a.sock}]\n`, 'gw.yaml'), /pathPrefix: expected a path such as \/registry/);
+});
+
+t.test('an audit section is refused, not silently ignored', async (t) => {
+  const err = t.throws(() => parseConfig(`${minimal}audit: {path: audit.log}\n`, 'gw.yaml')) as ConfigError;
+  t.match(err.problems, [{ field: 'audit', line: 5, message: /not implemented yet/ }]);
+});

@@ -43,8 +43,31 @@ export function parseConfig(text: string, file: string, overrides: ConfigOverrid
       problems.push({ file, line: lineOf(doc, lines, segments), field, message });
     }
   }
+  if (problems.length === 0) problems.push(...mountProblems(value as Config, doc, lines, file));
+  if ((value as Config).audit) problems.push({ file, line: lineOf(doc, lines, ['audit']), field: 'audit', message: 'the audit trail is not implemented yet; remove this section (kgate will not pretend to audit)' });
   if (problems.length > 0) throw new ConfigError(problems);
   return resolvePaths(value as Config, dirname(resolve(file)));
+}
+
+/** First path segments that belong to kube-apiserver or kgate: a socket mount there would shadow them. */
+const RESERVED_SEGMENTS = new Set(['api', 'apis', 'openapi', 'version', 'healthz', 'livez', 'readyz', 'metrics', 'logs', '.well-known', 'kgate', 'etcd', 'containerd', 'swagger.json', 'swaggerapi', 'debug']);
+
+function mountProblems(config: Config, doc: ReturnType<typeof parseDocument>, lines: LineCounter, file: string): FileProblem[] {
+  const problems: FileProblem[] = [];
+  const seen: { name: string; prefix: string }[] = [];
+  config.upstreams.sockets.forEach((m, i) => {
+    const at = (field: string) => ({ file, line: lineOf(doc, lines, ['upstreams', 'sockets', i, field]), field: `upstreams.sockets[${i}].${field}` });
+    const first = m.pathPrefix.split('/')[1]!;
+    if (RESERVED_SEGMENTS.has(first)) problems.push({ ...at('pathPrefix'), message: `/${first} belongs to the API server or to kgate; choose another prefix` });
+    for (const other of seen) {
+      if (other.name === m.name) problems.push({ ...at('name'), message: `"${m.name}" is already used by another socket mount` });
+      if (`${other.prefix}/`.startsWith(`${m.pathPrefix}/`) || `${m.pathPrefix}/`.startsWith(`${other.prefix}/`)) {
+        problems.push({ ...at('pathPrefix'), message: `${m.pathPrefix} overlaps ${other.prefix} of another socket mount` });
+      }
+    }
+    seen.push({ name: m.name, prefix: m.pathPrefix });
+  });
+  return problems;
 }
 
 function fieldName(segments: (string | number)[]): string {
@@ -104,8 +127,9 @@ function resolvePaths(config: Config, base: string): Config {
     upstreams: {
       ...config.upstreams,
       apiServer: { ...api, caFile: abs(api.caFile), certFile: abs(api.certFile), keyFile: abs(api.keyFile), tokenFile: abs(api.tokenFile) },
-      ...(config.upstreams.etcd ? { etcd: { socket: abs(config.upstreams.etcd.socket) } } : {}),
+      ...(config.upstreams.etcd ? { etcd: { ...config.upstreams.etcd, socket: abs(config.upstreams.etcd.socket) } } : {}),
       ...(config.upstreams.containerd ? { containerd: { socket: abs(config.upstreams.containerd.socket) } } : {}),
+      sockets: config.upstreams.sockets.map((m) => ({ ...m, socket: abs(m.socket) })),
     },
     audit: config.audit ? { ...config.audit, path: abs(config.audit.path), policyFile: abs(config.audit.policyFile) } : undefined,
   };

@@ -56,7 +56,25 @@ export const ApiServerSchema = Type.Object({
   connections: Type.Integer({ minimum: 1, default: 128 }),
 }, closed);
 
-export const SocketUpstreamSchema = Type.Object({ socket: Type.String({ minLength: 1 }) }, closed);
+export const EtcdSchema = Type.Object({
+  /** etcd's client unix socket (MicroK8s: /var/snap/microk8s/current/var/kubernetes/backend/etcd.socket:2379 or kine's). */
+  socket: Type.String({ minLength: 1 }),
+  /** Only range, watch, maintenance/status, version, health and metrics; every write is refused with 403. */
+  readOnly: Type.Boolean({ default: false }),
+}, closed);
+
+export const ContainerdSchema = Type.Object({ socket: Type.String({ minLength: 1 }) }, closed);
+
+export const SocketMountSchema = Type.Object({
+  /** Names the service in errors and logs ("registry is unavailable"); never the socket path. */
+  name: Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', description: 'a DNS label such as "registry"' }),
+  /** Requests under this path go to the socket with the prefix removed: /registry/v2/ -> /v2/. */
+  pathPrefix: Type.String({ pattern: '^(/(?!\\.+(/|$))[A-Za-z0-9._~-]+)+$', description: 'a path such as /registry' }),
+  /** An HTTP/1.1 server's unix socket. */
+  socket: Type.String({ minLength: 1 }),
+  /** Whole-exchange deadline; 0 makes every request long-running (streams, no in-flight slot). Default: limits.requestTimeoutSeconds. */
+  timeoutSeconds: Type.Optional(Type.Number({ minimum: 0 })),
+}, closed);
 
 export const LimitsSchema = Type.Object({
   requestTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, default: 60 }),
@@ -80,8 +98,9 @@ export const ConfigSchema = Type.Object({
   authorization: Type.Array(AuthorizerSchema, { minItems: 1, default: [{ mode: 'AlwaysDeny' }] }),
   upstreams: Type.Object({
     apiServer: ApiServerSchema,
-    etcd: Type.Optional(SocketUpstreamSchema),
-    containerd: Type.Optional(SocketUpstreamSchema),
+    etcd: Type.Optional(EtcdSchema),
+    containerd: Type.Optional(ContainerdSchema),
+    sockets: Type.Array(SocketMountSchema, { default: [] }),
   }, closed),
   audit: Type.Optional(Type.Object({ policyFile: Type.Optional(Type.String()), path: Type.String() }, closed)),
   limits: LimitsSchema,
@@ -97,3 +116,5 @@ export type Config = Static<typeof ConfigSchema>;
 export type AuthorizerConfig = Static<typeof AuthorizerSchema>;
 export type ApiServerConfig = Static<typeof ApiServerSchema>;
 export type Limits = Static<typeof LimitsSchema>;
+export type EtcdConfig = Static<typeof EtcdSchema>;
+export type SocketMountConfig = Static<typeof SocketMountSchema>;

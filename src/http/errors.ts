@@ -10,16 +10,23 @@ const TABLE: Record<KgateErrorCode, Mapping> = {
   // kube-apiserver's 401 body is exactly "Unauthorized"; the reason goes to the log only (no oracle for attackers).
   KGATE_UNAUTHORIZED: { status: 401, reason: 'Unauthorized', message: () => 'Unauthorized', level: 'info' },
   KGATE_FORBIDDEN: { status: 403, reason: 'Forbidden', message: (e) => e.message, level: 'info' },
+  KGATE_NOT_FOUND: { status: 404, reason: 'NotFound', message: (e) => e.message, level: 'info' },
+  KGATE_METHOD_NOT_ALLOWED: { status: 405, reason: 'MethodNotAllowed', message: (e) => e.message, level: 'info' },
   KGATE_AUTHORIZATION_ERROR: { status: 500, reason: 'InternalError', message: () => 'Internal Server Error: the authorization chain failed', level: 'error' },
   KGATE_HEADERS_TOO_LARGE: { status: 431, reason: 'RequestHeaderFieldsTooLarge', message: (e) => e.message, level: 'info' },
   KGATE_TOO_LARGE: { status: 413, reason: 'RequestEntityTooLarge', message: (e) => e.message, level: 'info' },
   KGATE_TOO_MANY_REQUESTS: { status: 429, reason: 'TooManyRequests', message: (e) => e.message, level: 'warn' },
-  KGATE_UPSTREAM_UNAVAILABLE: { status: 503, reason: 'ServiceUnavailable', message: (e) => `the ${String(e.details.upstream ?? 'upstream')} is unavailable`, level: 'warn' },
-  KGATE_UPSTREAM_FAILED: { status: 502, reason: 'InternalError', message: (e) => `the ${String(e.details.upstream ?? 'upstream')} failed to answer`, level: 'warn' },
+  KGATE_UPSTREAM_UNAVAILABLE: { status: 503, reason: 'ServiceUnavailable', message: (e) => `${upstreamName(e)} is unavailable`, level: 'warn' },
+  KGATE_UPSTREAM_FAILED: { status: 502, reason: 'InternalError', message: (e) => `${upstreamName(e)} failed to answer`, level: 'warn' },
   KGATE_UPSTREAM_TIMEOUT: { status: 504, reason: 'Timeout', message: () => 'the server was unable to return a response in the time allotted, but may still be processing the request', level: 'warn' },
   KGATE_CONFIG: { status: 500, reason: 'InternalError', message: () => 'Internal Server Error', level: 'error' },
   KGATE_HEADER_INVARIANT: { status: 500, reason: 'InternalError', message: () => 'Internal Server Error', level: 'error' },
 };
+
+/** "etcd", "containerd", a socket mount's name; the API server stays "the upstream" (kube clients know no other). */
+function upstreamName(e: KgateError): string {
+  return typeof e.details.upstream === 'string' ? e.details.upstream : 'the upstream';
+}
 
 export interface ClientError { status: number; body: StatusBody; level: Mapping['level']; headers: Record<string, string> }
 

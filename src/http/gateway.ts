@@ -21,7 +21,10 @@ import { proxyUpgrade } from '../proxy/upgrade.ts';
 import { SYSTEM_AUTHENTICATED, type UserInfo } from '../authn/user.ts';
 import { answerSelfReview, selfReviewKind, type SelfReviewKind, attributesFor, createAuthorizerChain, forbiddenMessage, impersonate, impersonationRequest, type Authorizer, type AuthorizerChain } from '../authz/index.ts';
 import { createApiServerUpstream, createHealthProbe, type ApiServerUpstream, type HealthProbe } from '../upstreams/index.ts';
-import { forward, outboundHeaders, upstreamError, STATUS_HEADERS, type ClientRequest, type ClientResponse } from '../proxy/index.ts';
+import { forward, outboundHeaders, upstreamError, STATUS_HEADERS, type ClientRequest, type ClientResponse, type ForwardOutcome } from '../proxy/index.ts';
+import { ETCD_DROPPED_HEADERS, forwardDecoded, watchErrorEvent } from '../upstreams/etcd.ts';
+import { createMounts } from './mounts.ts';
+import { serveContainerd } from './containerd-view.ts';
 import { toClientError } from './errors.ts';
 import { distinctHeaders, auditIdOf } from './request-context.ts';
 import { readTlsMaterial, serverTlsOptions, type TlsMaterial } from './tls.ts';
@@ -48,6 +51,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const authorizer: Authorizer = authz.authorizer;
   const upstream = createApiServerUpstream(config.upstreams.apiServer);
   const health = createHealthProbe(upstream.pool, upstream.ownHeaders);
+  const mounts = createMounts(config, log);
   const limits = config.limits;
   let shuttingDown = false;
   const inFlight = { readOnly: 0, mutating: 0 };
@@ -133,11 +137,14 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
         logRequest({ auditID: auditId, user: a.user.name, verb: a.attrs.verb, path: a.attrs.path, status: 201, answeredBy: 'kgate', durationMs: round(performance.now() - started) });
         return;
       }
-      const longRunning = isLongRunning(a.attrs);
-      const headers = outboundHeaders({
+      // Which upstream: a socket mount (/etcd, /containerd, upstreams.sockets) or the API server.
+      const route = a.attrs.isResourceRequest ? undefined : mounts.route(method, rawTarget, a.attrs.path);
+      const longRunning = route ? route.longRunning : isLongRunning(a.attrs);
+      const headers = route?.kind === 'containerd' ? [] : outboundHeaders({
         rawHeaders: req.rawHeaders, clientAddress: remoteAddress,
-        identity: [...upstream.identityHeaders(a.user), ['audit-id', auditId]],
-        allowedCredentialHeaders: upstream.allowedCredentialHeaders,
+        // Sockets get no identity: etcd and containerd know no users (kgate authorized the request already).
+        identity: route ? [['audit-id', auditId]] : [...upstream.identityHeaders(a.user), ['audit-id', auditId]],
+        allowedCredentialHeaders: route ? NO_CREDENTIALS : upstream.allowedCredentialHeaders,
       });
       const hasBody = hasRequestBody(req);
       let body: ClientRequest | Transform | null = hasBody ? req : null;
@@ -159,16 +166,34 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       const stream = longRunning ? { headers: a.headers, authnMethod: a.authnMethod, requester: a.requester, res } : undefined;
       if (stream) streams.add(stream);
       res.setHeader('audit-id', auditId);
-      const outcome = await forward(res, {
-        dispatcher: longRunning ? upstream.streamPool : upstream.pool,
-        method, path: rawTarget, headers, body: body as ClientRequest | null,
-        timeoutMs: longRunning ? 0 : limits.requestTimeoutSeconds * 1000,
-        flushHead: longRunning,
-      }, (err) => sendError(req, res, err, auditId));
+      const onError = (err: KgateError) => sendError(req, res, err, auditId);
+      let outcome: ForwardOutcome;
+      if (route?.kind === 'containerd') {
+        outcome = await serveContainerd(route.client, method, route.path, route.query, res, onError);
+      } else if (route?.decode) {
+        outcome = await forwardDecoded(res, {
+          dispatcher: longRunning ? route.upstream.streamPool : route.upstream.pool,
+          method, path: route.target, headers, body: body as ClientRequest | null, timeoutMs: route.timeoutMs, stream: longRunning,
+        }, onError);
+      } else if (route) {
+        outcome = await forward(res, {
+          dispatcher: longRunning ? route.upstream.streamPool : route.upstream.pool,
+          method, path: route.target, headers, body: body as ClientRequest | null,
+          timeoutMs: route.timeoutMs, flushHead: longRunning, upstream: route.upstream.name,
+          ...(route.etcd ? { dropResponseHeaders: ETCD_DROPPED_HEADERS, brokenStreamTrailer: watchErrorEvent } : {}),
+        }, onError);
+      } else {
+        outcome = await forward(res, {
+          dispatcher: longRunning ? upstream.streamPool : upstream.pool,
+          method, path: rawTarget, headers, body: body as ClientRequest | null,
+          timeoutMs: longRunning ? 0 : limits.requestTimeoutSeconds * 1000,
+          flushHead: longRunning,
+        }, onError);
+      }
       if (stream) streams.delete(stream);
       logRequest({
         auditID: auditId, sourceIP: remoteAddress, user: a.user.name, ...(a.user !== a.requester ? { impersonatedBy: a.requester.name } : {}),
-        verb: a.attrs.verb, path: a.attrs.path, status: outcome.status, bytes: outcome.bytes, allowedBy: a.allowedBy,
+        verb: a.attrs.verb, path: a.attrs.path, ...(route ? { upstream: route.kind === 'containerd' ? 'containerd' : route.upstream.name } : {}), status: outcome.status, bytes: outcome.bytes, allowedBy: a.allowedBy,
         durationMs: round(performance.now() - started), ...(outcome.error ? { error: outcome.error.code, cause: outcome.error.details.cause ?? outcome.error.message } : {}),
       }, outcome.error && !outcome.error.details.clientAborted ? 'warn' : 'info');
     } catch (err) {
@@ -339,7 +364,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       authz.close();
       for (const w of tlsWatchers) w.close();
       await app.close();
-      await upstream.close();
+      await Promise.all([upstream.close(), mounts.close()]);
     },
   };
 }
@@ -367,6 +392,7 @@ function tlsSocketOf(req: ClientRequest): TLSSocket | undefined {
 }
 
 const MAX_HEADER_LINES = 500;
+const NO_CREDENTIALS: ReadonlySet<string> = new Set();
 const READ_ONLY_VERBS = new Set(['get', 'list', 'watch']);
 
 /** Counts the bytes of a body without a declared length and fails the stream past the limit. */

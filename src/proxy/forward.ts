@@ -24,22 +24,30 @@ export interface ForwardOptions {
   timeoutMs: number;
   /** Long-running (watch, logs -f): send the head at once instead of with the first body bytes. */
   flushHead: boolean;
+  /** Names the upstream in client-facing errors ("etcd is unavailable"); the API server's errors stay generic. */
+  upstream?: string;
+  /** Response header names (lowercase) never relayed from this upstream, e.g. etcd's permissive CORS headers. */
+  dropResponseHeaders?: ReadonlySet<string>;
+  /** For a stream the upstream broke after it started: a last event to write before ending the response cleanly
+   *  (etcd's watch error object). Without it the client stream is destroyed so the truncation shows. */
+  brokenStreamTrailer?: (err: KgateError) => string;
 }
 
 export interface ForwardOutcome { status: number; error?: KgateError; bytes: number }
 
 /** Map a transport error to the client-facing failure it means. */
-export function upstreamError(err: unknown): KgateError {
+export function upstreamError(err: unknown, upstream?: string): KgateError {
   if (err instanceof KgateError) return err;
   const e = err as NodeJS.ErrnoException & { code?: string };
+  const named = upstream ? { upstream } : {};
   switch (e.code) {
     case 'ECONNREFUSED': case 'ENOENT': case 'EHOSTUNREACH': case 'ENETUNREACH': case 'EADDRNOTAVAIL': case 'ENOTFOUND': case 'EACCES':
     case 'UND_ERR_CONNECT_TIMEOUT': case 'UND_ERR_CLOSED': case 'UND_ERR_DESTROYED':
-      return new KgateError('KGATE_UPSTREAM_UNAVAILABLE', 'upstream unavailable', { cause: e.code }, { cause: err });
+      return new KgateError('KGATE_UPSTREAM_UNAVAILABLE', 'upstream unavailable', { cause: e.code, ...named }, { cause: err });
     case 'UND_ERR_HEADERS_TIMEOUT': case 'UND_ERR_BODY_TIMEOUT':
-      return new KgateError('KGATE_UPSTREAM_TIMEOUT', 'upstream timed out', { cause: e.code }, { cause: err });
+      return new KgateError('KGATE_UPSTREAM_TIMEOUT', 'upstream timed out', { cause: e.code, ...named }, { cause: err });
     default:
-      return new KgateError('KGATE_UPSTREAM_FAILED', 'upstream connection failed', { cause: e.code ?? e.message }, { cause: err });
+      return new KgateError('KGATE_UPSTREAM_FAILED', 'upstream connection failed', { cause: e.code ?? e.message, ...named }, { cause: err });
   }
 }
 
@@ -94,6 +102,7 @@ export function forward(res: ClientResponse, opts: ForwardOptions, onError: (err
         status = statusCode;
         if (statusCode < 200) return; // 1xx interim responses are not relayed
         const h = inboundHeaders(headers);
+        if (opts.dropResponseHeaders) for (const name of opts.dropResponseHeaders) delete h[name];
         if ('stream' in res) (res as Http2ServerResponse).writeHead(statusCode, h); // HTTP/2 has no reason phrase
         else (res as ServerResponse).writeHead(statusCode, statusMessage || undefined, h);
         // A watch's first event may be minutes away and kubectl waits for the head: send it now. Ordinary responses
@@ -121,10 +130,12 @@ export function forward(res: ClientResponse, opts: ForwardOptions, onError: (err
       },
       onResponseError(_c, err) {
         if (settled) return;
-        const mapped = upstreamError(err);
+        const mapped = upstreamError(err, opts.upstream);
         if (!started) {
           status = statusFor(mapped);
           onError(mapped);
+        } else if (opts.brokenStreamTrailer && status >= 200 && status < 300 && !res.destroyed) {
+          res.end(opts.brokenStreamTrailer(mapped));
         } else {
           res.destroy();
         }

@@ -31,6 +31,8 @@ export interface TestGateway {
 
 export interface TestGatewayOptions {
   upstream: Record<string, unknown>;
+  /** etcd, containerd, sockets: next to apiServer under upstreams. */
+  mounts?: Record<string, unknown>;
   authorization?: object[];
   extraTokens?: string;
   limits?: object;
@@ -56,7 +58,7 @@ export async function startTestGateway(o: TestGatewayOptions): Promise<TestGatew
     tls: { certFile: 'certs/server.crt', keyFile: 'certs/server.key', clientCAFile: 'certs/ca.crt' },
     authentication: { tokenFile: 'credentials/basic_token.csv', anonymous: o.anonymous ?? false, ...(o.passwordFile ? { passwordFile: o.passwordFile } : {}), ...(o.backoff ? { backoff: o.backoff } : {}) },
     authorization: o.authorization ?? [{ mode: 'AlwaysAllow' }],
-    upstreams: { apiServer: o.upstream },
+    upstreams: { apiServer: o.upstream, ...o.mounts },
     ...(o.limits ? { limits: o.limits } : {}),
     log: { level: 'debug' },
   }));
