@@ -4,6 +4,7 @@ import t from 'tap';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
+import { connect as netConnect } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
@@ -114,4 +115,35 @@ t.test('malformed and abusive request heads are refused and closed', async (t) =
   t.match((await send(`POST /api/v1/namespaces/d/configmaps HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`)).first, /^HTTP\/1\.1 400 /, 'Content-Length with Transfer-Encoding: 400');
   t.match((await send(`GET /api HTTP/1.1\r\nHost: x\r\n${auth}X-Folded: a\r\n b\r\n\r\n`)).first, /^HTTP\/1\.1 400 /, 'obsolete line folding: 400');
   t.equal(up.seen.filter((s) => s.url !== '/readyz').length, before, 'none of them reached the upstream');
+});
+
+t.test('connection limits: per source address and per process; a stalled handshake is dropped', async (t) => {
+  const up = await startFixtureUpstream();
+  const gw = await startTestGateway({ upstream: { url: up.url }, limits: { maxConnectionsPerClient: 3, maxConnections: 5, tlsHandshakeTimeoutSeconds: 1 } });
+  t.teardown(async () => { await gw.close(); await up.close(); });
+  /** A TLS connection from `from`: resolves with it once the handshake is done, or with undefined if the gateway closed it. */
+  const open = (from: string) => new Promise<import('node:tls').TLSSocket | undefined>((resolve) => {
+    const s = connect({ host: '127.0.0.1', port: gw.port, ca: gw.caPem, localAddress: from, servername: 'localhost' });
+    s.once('secureConnect', () => resolve(s));
+    s.once('error', () => resolve(undefined));
+    s.once('close', () => resolve(undefined));
+  });
+  const a = await Promise.all([open('127.0.0.1'), open('127.0.0.1'), open('127.0.0.1')]);
+  t.ok(a.every(Boolean), 'three connections from one address');
+  t.equal(await open('127.0.0.1'), undefined, 'a fourth from that address is closed');
+  const b = await Promise.all([open('127.0.0.2'), open('127.0.0.2')]);
+  t.ok(b.every(Boolean), 'another address still gets in');
+  t.equal(await open('127.0.0.3'), undefined, 'past maxConnections nobody does');
+  a[0]!.destroy();
+  await new Promise((r) => setTimeout(r, 200));
+  const again = await open('127.0.0.1');
+  t.ok(again, 'a closed connection frees its slot');
+  t.ok(gw.logs.some((l) => l.msg === 'connection refused: too many open connections from this address' && l.sourceIP === '127.0.0.1'), 'refusals are logged');
+  for (const s of [...a, ...b, again]) s?.destroy();
+  await new Promise((r) => setTimeout(r, 200));
+
+  // Connect and never start the handshake: the gateway drops the connection after tlsHandshakeTimeoutSeconds.
+  const raw = await new Promise<import('node:net').Socket>((resolve) => { const s = netConnect(gw.port, '127.0.0.1', () => resolve(s)); });
+  const closed = await new Promise<boolean>((resolve) => { raw.once('close', () => resolve(true)); raw.on('error', () => {}); });
+  t.ok(closed, 'a stalled handshake is closed by the gateway');
 });

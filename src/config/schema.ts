@@ -85,6 +85,12 @@ export const LimitsSchema = Type.Object({
   /** kube-apiserver's --max-requests-inflight / --max-mutating-requests-inflight; long-running requests excluded. */
   maxReadOnlyInFlight: Type.Integer({ minimum: 1, default: 400 }),
   maxMutatingInFlight: Type.Integer({ minimum: 1, default: 200 }),
+  /** Open TCP connections per gateway process; past it new ones are closed at once (an HTTP/2 connection carries many requests). */
+  maxConnections: Type.Integer({ minimum: 1, default: 10000 }),
+  /** Open TCP connections from one source address, so one LAN host cannot take them all. */
+  maxConnectionsPerClient: Type.Integer({ minimum: 1, default: 500 }),
+  /** A TLS handshake that does not complete in this time is dropped (Node's default is 120 s). */
+  tlsHandshakeTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, default: 10 }),
   /** Largest request body forwarded for create/update/patch (kube-apiserver's limit is 3 MiB). */
   maxBodyBytes: Type.Integer({ minimum: 1024, default: 3145728 }),
 }, { ...closed, default: {} });

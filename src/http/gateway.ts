@@ -250,6 +250,40 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     clearTimeout(headDeadline.get(socket));
     headDeadline.set(socket, setTimeout(() => socket.destroy(), ms).unref());
   };
+  // Connection limits, counted on the TCP connection before any TLS work: one per process (maxConnections) and one
+  // per source address, so a single host on the LAN cannot hold every slot. Past either, the connection is closed
+  // at once; there is no way to answer HTTP before the handshake.
+  const server = app.server as unknown as import('node:net').Server;
+  server.maxConnections = limits.maxConnections;
+  const perClient = new Map<string, number>();
+  let refusedConnections = 0;
+  let lastRefusalLog = 0;
+  /** Under a flood this would be a line per connection: one a second, with the running count, is enough. */
+  const logRefusal = (fields: Record<string, unknown>, why: string) => {
+    refusedConnections++;
+    const now = Date.now();
+    if (now - lastRefusalLog < 1000) return;
+    lastRefusalLog = now;
+    log.warn({ ...fields, refusedConnections }, why);
+  };
+  server.on('connection', (socket: import('node:net').Socket) => {
+    const address = socket.remoteAddress ?? '';
+    const open = perClient.get(address) ?? 0;
+    if (open >= limits.maxConnectionsPerClient) {
+      logRefusal({ sourceIP: address, limit: limits.maxConnectionsPerClient }, 'connection refused: too many open connections from this address');
+      socket.destroy();
+      return;
+    }
+    perClient.set(address, open + 1);
+    socket.once('close', () => {
+      const n = (perClient.get(address) ?? 1) - 1;
+      if (n === 0) perClient.delete(address); else perClient.set(address, n);
+    });
+  });
+  server.on('drop', (d?: { remoteAddress?: string }) => {
+    logRefusal({ sourceIP: d?.remoteAddress, limit: limits.maxConnections }, 'connection refused: maxConnections reached');
+  });
+
   app.server.on('secureConnection', (socket: TLSSocket) => {
     socket.setNoDelay(true);
     if (socket.alpnProtocol !== 'h2') arm(socket, limits.headersTimeoutSeconds * 1000);
@@ -372,7 +406,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
 function createFastify(tls: TlsMaterial, limits: Config['limits'], log: Logger) {
   return Fastify({
     http2: true,
-    https: { allowHTTP1: true, ...serverTlsOptions(tls) },
+    https: { allowHTTP1: true, handshakeTimeout: limits.tlsHandshakeTimeoutSeconds * 1000, ...serverTlsOptions(tls) },
     loggerInstance: log,
     // One log line per request is written by kgate itself, with the user and the decision.
     logController: new LogController({ disableRequestLogging: true }),
