@@ -5,6 +5,7 @@ import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { connect as netConnect } from 'node:net';
+import { connect as http2Connect } from 'node:http2';
 import { X509Certificate } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
@@ -110,6 +111,21 @@ t.test('malformed and abusive request heads are refused and closed', async (t) =
   t.ok(slow.closedAfterMs >= 900, `a head that never completes is cut, not before headersTimeoutSeconds (${slow.closedAfterMs} ms)`);
   t.match((await send(`GET /api HTTP/1.1\r\nHost: x\r\n${auth}${Array.from({ length: 600 }, (_, i) => `x${i}: v`).join('\r\n')}\r\n\r\n`)).first, /^HTTP\/1\.1 431 /, 'too many header lines: 431');
   t.match((await send(`GET /api HTTP/1.1\r\nHost: x\r\n${auth}X-Big: ${'a'.repeat(70_000)}\r\n\r\n`)).first, /^HTTP\/1\.1 431 /, 'oversized head: 431');
+  t.match((await send(`GET /api HTTP/1.1\r\nHost: x\r\n${auth}X-Big: ${'a'.repeat(17_000)}\r\n\r\n`)).first, /^HTTP\/1\.1 431 /, 'a head over maxHeaderBytes (16 KiB by default): 431');
+  // HTTP/2: Node only advertises a header list size; kgate itself refuses the oversized head.
+  const h2 = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const session = http2Connect(gw.url, { ca: gw.caPem, servername: 'localhost' });
+    session.on('error', reject);
+    const r = session.request({ ':path': '/api', authorization: `Bearer ${gw.adminToken}`, 'x-big': 'a'.repeat(17_000) });
+    let status = 0; let body = '';
+    r.on('response', (h) => { status = Number(h[':status']); });
+    r.on('data', (c: Buffer) => { body += c; });
+    r.on('end', () => { session.close(); resolve({ status, body }); });
+    r.on('error', reject);
+    r.end();
+  });
+  t.equal(h2.status, 431, 'the same head over HTTP/2: 431');
+  t.match(JSON.parse(h2.body), { reason: 'RequestHeaderFieldsTooLarge', message: 'request headers larger than 16384 bytes' });
   t.match((await send(`GET /api HTTP/1.1\r\nHost: x\r\nHost: y\r\n${auth}\r\n`)).first, /^HTTP\/1\.1 400 /, 'two Host headers: 400');
   t.match((await send(`POST /api/v1/namespaces/d/configmaps HTTP/1.1\r\nHost: x\r\n${auth}Transfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`)).first, /^HTTP\/1\.1 400 /, 'unknown transfer coding: 400');
   t.match((await send(`POST /api/v1/namespaces/d/configmaps HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`)).first, /^HTTP\/1\.1 400 /, 'Content-Length with Transfer-Encoding: 400');
@@ -123,7 +139,7 @@ t.test('connection limits: per source address and per process; a stalled handsha
   t.teardown(async () => { await gw.close(); await up.close(); });
   /** A TLS connection from `from`: resolves with it once the handshake is done, or with undefined if the gateway closed it. */
   const open = (from: string) => new Promise<import('node:tls').TLSSocket | undefined>((resolve) => {
-    const s = connect({ host: '127.0.0.1', port: gw.port, ca: gw.caPem, localAddress: from, servername: 'localhost' });
+    const s = connect({ socket: netConnect({ host: '127.0.0.1', port: gw.port, localAddress: from }), ca: gw.caPem, servername: 'localhost' });
     s.once('secureConnect', () => resolve(s));
     s.once('error', () => resolve(undefined));
     s.once('close', () => resolve(undefined));

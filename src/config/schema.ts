@@ -80,7 +80,8 @@ export const LimitsSchema = Type.Object({
   requestTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, default: 60 }),
   headersTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, default: 32 }),
   keepAliveTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, default: 90 }),
-  maxHeaderBytes: Type.Integer({ minimum: 1024, default: 65536 }),
+  /** Largest request head (names and values): 431 past it, for HTTP/1.1 (Node's parser) and HTTP/2 (checked by kgate). */
+  maxHeaderBytes: Type.Integer({ minimum: 1024, maximum: 1048576, default: 16384 }),
   shutdownGraceSeconds: Type.Number({ minimum: 0, default: 10 }),
   /** kube-apiserver's --max-requests-inflight / --max-mutating-requests-inflight; long-running requests excluded. */
   maxReadOnlyInFlight: Type.Integer({ minimum: 1, default: 400 }),

@@ -3,7 +3,7 @@
 import type { ServerResponse } from 'node:http';
 import { KgateError } from '../errors.ts';
 import type { ForwardOutcome, ClientResponse } from '../proxy/forward.ts';
-import type { ContainerdClient } from '../upstreams/containerd.ts';
+import { checkNamespace, type ContainerdClient } from '../upstreams/containerd.ts';
 
 const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'x-content-type-options': 'nosniff' };
 
@@ -22,7 +22,7 @@ export async function serveContainerd(
       if (what === 'images') return send(res, method, { images: await client.images(ns) });
       if (what === 'containers') return send(res, method, { containers: await client.containers(ns) });
       if (what === 'tasks') return send(res, method, { tasks: await client.tasks(ns) });
-      if (what === 'events') return await streamEvents(client, [`namespace==${ns}`, ...query.getAll('filter')], res);
+      if (what === 'events') return await streamEvents(client, [`namespace==${checkNamespace(ns)}`, ...query.getAll('filter')], res);
     }
     throw notFound(path);
   } catch (err) {

@@ -78,6 +78,10 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     // Node stops collecting header lines at its maxHeadersCount (2,000) and hides the rest, Content-Length
     // included (hardening.md): refuse any request near that many instead of acting on a partial view.
     if (rawHeaders.length / 2 > MAX_HEADER_LINES) throw new KgateError('KGATE_HEADERS_TOO_LARGE', `more than ${MAX_HEADER_LINES} header lines`);
+    // Node's HTTP/1.1 parser enforces maxHeaderSize; its HTTP/2 server only advertises a header list size. Check here.
+    let headBytes = 0;
+    for (const h of rawHeaders) headBytes += h.length;
+    if (headBytes > limits.maxHeaderBytes) throw new KgateError('KGATE_HEADERS_TOO_LARGE', `request headers larger than ${limits.maxHeaderBytes} bytes`);
     const attrs = requestAttributes(method, rawTarget);
     const headers = distinctHeaders(rawHeaders);
     if ((headers.host?.length ?? 0) > 1) throw new KgateError('KGATE_BAD_REQUEST', 'more than one Host header');
@@ -404,9 +408,13 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
 }
 
 function createFastify(tls: TlsMaterial, limits: Config['limits'], log: Logger) {
+  const https = {
+    allowHTTP1: true as const, handshakeTimeout: limits.tlsHandshakeTimeoutSeconds * 1000, maxHeaderSize: limits.maxHeaderBytes,
+    settings: { maxHeaderListSize: limits.maxHeaderBytes }, ...serverTlsOptions(tls),
+  };
   return Fastify({
     http2: true,
-    https: { allowHTTP1: true, handshakeTimeout: limits.tlsHandshakeTimeoutSeconds * 1000, ...serverTlsOptions(tls) },
+    https,
     loggerInstance: log,
     // One log line per request is written by kgate itself, with the user and the decision.
     logController: new LogController({ disableRequestLogging: true }),

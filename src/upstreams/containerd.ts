@@ -272,7 +272,7 @@ function metadataFor(namespace: string | undefined): Metadata {
   return md;
 }
 
-function checkNamespace(namespace: string): string {
+export function checkNamespace(namespace: string): string {
   if (typeof namespace !== 'string' || namespace.length > NAMESPACE_MAX_LENGTH || !NAMESPACE_PATTERN.test(namespace)) {
     throw new KgateError('KGATE_BAD_REQUEST',
       `invalid containerd namespace ${JSON.stringify(String(namespace).slice(0, NAMESPACE_MAX_LENGTH + 1))}: letters and digits joined by single '.', '_' or '-', at most ${NAMESPACE_MAX_LENGTH} characters`);

@@ -210,8 +210,11 @@ if (!cluster) {
       t.equal(missing.status, 404);
       t.match(missing.json, { reason: 'NotFound', message: /\/containerd\/v1\/snapshots/ });
       conforms(t, 'Status', missing.json);
-      const bad = await call(gw, admin, 'GET', '/containerd/v1/namespaces/bad!name/images');
-      t.equal(bad.status, 400);
+      for (const what of ['images', 'events']) {
+        const bad = await call(gw, admin, 'GET', `/containerd/v1/namespaces/bad!name/${what}`);
+        t.equal(bad.status, 400, what);
+        t.match(bad.json.message, 'invalid containerd namespace');
+      }
     });
 
     await t.test('containerd: the event stream carries a container created meanwhile', async (t) => {
