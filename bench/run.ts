@@ -1,12 +1,13 @@
-// `npm run bench`: bench/internal (micro-benchmarks) and bench/compare (kgate against direct and nginx, alternated,
-// medians), then RESULTS.md with the machine, the versions, every figure and every ratio, and ratios.svg.
+// `npm run bench`: bench/internal (micro-benchmarks) and bench/compare (kgate against direct, nginx and
+// kube-rbac-proxy in three scenarios, alternated, medians), then RESULTS.md with the machine, the versions, every
+// figure and every ratio, and ratios.svg.
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, homedir, totalmem } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runCompare } from './compare/proxy.ts';
-import { fmt } from './stats.ts';
+import { runCompare, LIST_BYTES, LIST_PATH, type Row, type ScenarioKey } from './compare/proxy.ts';
+import { fmt, median } from './stats.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const started = Date.now();
@@ -17,28 +18,104 @@ process.stdout.write(internal.stdout);
 if (internal.status !== 0) { process.stderr.write(internal.stderr); process.exit(1); }
 const micro = JSON.parse(/RESULT (.*)/.exec(internal.stdout)![1]!) as Record<string, number>;
 
-console.log('bench/compare (wrk -t2 -c50, 1 KiB GET)');
-const { rows, streams } = await runCompare();
-const by = (prefix: string) => rows.find((r) => r.name.startsWith(prefix));
-const kgate = by('kgate')!;
-const nginx = by('nginx');
-const direct = by('direct')!;
-
+console.log('bench/compare (50 clients: 1 KiB GET, new TLS connection per request, 100 KiB list)');
+const { scenarios, streams, krp, newconnMissing, settings } = await runCompare();
 const version = (cmd: string, args: string[]) => (spawnSync(cmd, args, { encoding: 'utf8' }).stderr || '').trim().split('\n')[0] ?? '';
+const ratio = (a: Row | undefined, b: Row | undefined) => (a && b ? fmt(a.rps / b.rps) : '–');
+const num = (n: number, digits = 2) => (Number.isNaN(n) ? '–' : fmt(n, digits));
+const find = (rows: Row[], short: string) => rows.find((r) => r.short === short);
+
+function table(rows: Row[] | undefined, opts: { mib?: boolean; unit?: string } = {}): string {
+  if (!rows) return `Left out of this run: ${newconnMissing ?? 'not measured'}.`;
+  const nginx = find(rows, 'nginx');
+  const krpRow = find(rows, 'kube-rbac-proxy');
+  const direct = find(rows, 'direct');
+  const unit = opts.unit ?? 'req/s';
+  return [
+    `| contender | ${unit} |${opts.mib ? ' MiB/s |' : ''} p50 ms | p99 ms | CPU µs / request | origin connections / 1k requests | vs nginx | vs kube-rbac-proxy | vs direct |`,
+    `|---|---|${opts.mib ? '---|' : ''}---|---|---|---|---|---|---|`,
+    ...rows.map((r) => `| ${r.name} | ${fmt(r.rps, 0)} |${opts.mib ? ` ${fmt((r.rps * LIST_BYTES) / 2 ** 20, 0)} |` : ''} ${num(r.p50ms)} | ${num(r.p99ms)} | ${num(r.cpuUsPerRequest, 1)} | ${r.short === 'direct' ? '–' : fmt(r.originConnsPer1k, 1)} | ${ratio(r, nginx)} | ${ratio(r, krpRow)} | ${ratio(r, direct)} |`),
+  ].join('\n');
+}
+
+const titles: Record<ScenarioKey, string> = { small: '1 KiB GET, kept-alive connections', newconn: 'new TLS connection per request (1 KiB GET)', list: '100 KiB list, kept-alive connections' };
+const chartLabels: Record<string, string> = { nginx: 'nginx (TLS, no authn)', 'kube-rbac-proxy': `kube-rbac-proxy ${krp.version}`, kgate: 'kgate (1 process)', 'kgate-2': 'kgate (2 workers)' };
+const measured = (['small', 'newconn', 'list'] as const).filter((key) => scenarios[key]);
+const headline = measured.map((key) => {
+  const rows = scenarios[key]!;
+  const k = find(rows, 'kgate');
+  const k2 = find(rows, 'kgate-2');
+  return `| ${titles[key]} | ${fmt(k!.rps, 0)} | ${ratio(k, find(rows, 'nginx'))} | ${ratio(k, find(rows, 'kube-rbac-proxy'))} | ${ratio(k, find(rows, 'direct'))} | ${ratio(k2, find(rows, 'nginx'))} | ${ratio(k2, find(rows, 'kube-rbac-proxy'))} |`;
+}).join('\n');
+const small = scenarios.small!;
+const newconnClient = scenarios.newconn ? fmt(median(scenarios.newconn.filter((r) => r.short !== 'direct').map((r) => r.clientCpuUs ?? NaN)), 0) : '–';
+const kgate = find(small, 'kgate')!;
+const direct = find(small, 'direct')!;
+const krpRequests = ('calls' in krp && krp.calls) ? measured.reduce((n, key) => n + (find(scenarios[key]!, 'kube-rbac-proxy')?.rps ?? 0) * settings.seconds * settings.rounds, 0) : 0;
+const krpText = 'missing' in krp
+  ? `- **kube-rbac-proxy ${krp.version}**: left out of this run: ${krp.missing}.`
+  : `- **kube-rbac-proxy ${krp.version}** (\`github.com/brancz/kube-rbac-proxy\`, built with Go ${goVersion()} from \`bench/compare/krp/go.mod\`
+  and cached at \`${krp.binary.replace(homedir(), '~')}\`${krp.builtSeconds ? `; built in this run, ${fmt(krp.builtSeconds, 0)} s` : ''}):
+  TLS with the same certificate, HTTP/1.1 here (it offers h2 too), one Go process using both cores. It
+  authenticates a bearer token only by TokenReview against a Kubernetes API (or OIDC, or a client certificate),
+  caching each result for 2 minutes (hard-coded in this version);
+  its API here is \`bench/compare/krp/kube-api-stub.ts\`, which knows the bench token.
+  It authorizes with the static list of \`--config-file\` (here 400 entries, GET on two paths for the bench user
+  and 199 others, the bench user's first, like kgate's policy) and then SubjectAccessReview, which is never reached
+  here. So per request it does a token-cache lookup and a walk of its static list, as in a cluster with a warm
+  cache. The stub answered ${krp.calls?.tokenReviews ?? '?'} TokenReview(s) and ${krp.calls?.subjectAccessReviews ?? '?'} SubjectAccessReview(s) for about ${fmt(krpRequests, 0)} requests.
+  Its upstream transport is Go's default (\`--upstream-ca-file\` unset), which keeps at most 2 idle connections to
+  the origin, so at 50 concurrent requests it opens new upstream connections as it goes; that is how it runs.`;
+
 const md = `# kgate benchmark results
 
 Generated by \`npm run bench\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC in ${Math.round((Date.now() - started) / 1000)} s.
 Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${fmt(totalmem() / 2 ** 30, 0)} GiB; Node ${process.versions.node} (OpenSSL ${process.versions.openssl}); ${version('nginx', ['-v'])}.
 The load generator, the origin and the contender share the machine, so ratios measured in one run are what carry
-over, and CPU per request carries to other hardware.
+over, and CPU per request carries to other hardware. Every scenario: ${settings.concurrency} concurrent clients; ${settings.rounds} round${settings.rounds === 1 ? '' : 's'}
+of ${settings.seconds} s per contender, the contenders alternated A B C A B C after a ${settings.warmupSeconds} s warm-up of each; medians
+reported. CPU per request is the contender's own CPU time (all its processes) over the requests it served; origin
+connections per 1,000 requests show how each proxy reuses its upstream connections.
 
-## Proxy: 1 KiB GET, wrk 2 threads × 50 connections, contenders alternated, medians
+## Contenders
 
-| contender | req/s | p50 ms | p99 ms | CPU µs / request | vs nginx | vs direct |
+- **direct**: the origin (\`bench/compare/origin.ts\`, one Node process, keep-alive), plain HTTP, no proxy.
+- **nginx**: TLS reverse proxy, one worker, upstream keep-alive, \`proxy_buffering off\`, no authentication at all.
+${krpText}
+- **kgate**: TLS, bearer token from its token file, RBAC with 200 bindings, the whole request path; one process,
+  and the same with \`--workers 2\`. Its connection limits are raised to 20,000 (per process and per client
+  address), since the watch test below opens ${fmt(streams.watches, 0)} connections from one address.
+
+## Headline: kgate's throughput as a ratio, same run
+
+| scenario | kgate req/s | kgate / nginx | kgate / kube-rbac-proxy | kgate / direct | kgate 2 workers / nginx | kgate 2 workers / kube-rbac-proxy |
 |---|---|---|---|---|---|---|
-${rows.map((r) => `| ${r.name} | ${fmt(r.rps, 0)} | ${fmt(r.p50ms)} | ${fmt(r.p99ms)} | ${Number.isNaN(r.cpuUsPerRequest) ? '–' : fmt(r.cpuUsPerRequest, 1)} | ${nginx ? fmt(r.rps / nginx.rps) : '–'} | ${fmt(r.rps / direct.rps)} |`).join('\n')}
+${headline}
+
+## Proxy: 1 KiB GET, wrk 2 threads × ${settings.concurrency} connections (kept alive)
+
+${table(small)}
 
 kgate adds ${fmt(kgate.p50ms - direct.p50ms)} ms at p50 over direct at this load (50 connections kept busy; not a moderate load).
+
+## New TLS connection per request: 1 KiB GET, ${settings.concurrency} concurrent clients
+
+Each request opens a connection, does a full TLS 1.3 handshake (X25519, RSA-2048 certificate, verified; no
+session resumption, as for separate kubectl invocations), sends one GET with \`Connection: close\` and reads the
+whole response. The client is \`bench/compare/newconn\` (Go, one process); it spent ${newconnClient} µs of CPU per
+connection on the same 2 cores (median over the TLS contenders), which caps what any contender can reach here.
+req/s is new connections per second; latency runs from the dial to the last byte; CPU per request includes the
+handshake. Direct is plain TCP, no TLS.
+
+${table(scenarios.newconn, { unit: 'connections/s' })}
+
+## 100 KiB list: wrk 2 threads × ${settings.concurrency} connections (kept alive)
+
+\`GET ${LIST_PATH}\`; the origin answers ${fmt(LIST_BYTES / 1024, 0)} KiB of ConfigMapList JSON. MiB/s is response bodies.
+nginx runs with \`proxy_buffering off\` (which watches need), so it passes the body on as it reads it, at most
+\`proxy_buffer_size\` (one memory page by default) at a time.
+
+${table(scenarios.list, { mib: true })}
 
 ## Long-running streams (kgate, one process)
 
@@ -61,17 +138,36 @@ kgate adds ${fmt(kgate.p50ms - direct.p50ms)} ms at p50 over direct at this load
 | bearer token lookup among 100,000 tokens | ${fmt(micro.tokenLookupNs100k!, 0)} ns | – |
 `;
 writeFileSync(join(here, 'RESULTS.md'), md);
-writeFileSync(join(here, 'ratios.svg'), svg(rows.map((r) => ({ label: r.name, value: nginx ? r.rps / nginx.rps : r.rps / direct.rps }))));
+writeFileSync(join(here, 'ratios.svg'), svg(measured.map((key) => {
+  const rows = scenarios[key]!;
+  const base = find(rows, 'nginx') ?? find(rows, 'direct')!;
+  const direct = find(rows, 'direct')!;
+  return { title: `${titles[key]} (direct, plain HTTP: ${fmt(direct.rps / base.rps)}x)`, bars: rows.filter((r) => r.short !== 'direct').map((r) => ({ label: chartLabels[r.short] ?? r.name, short: r.short, value: r.rps / base.rps })) };
+}), find(small, 'nginx') ? 'nginx' : 'direct'));
 console.log(`wrote ${join(here, 'RESULTS.md')} and ratios.svg`);
 process.exit(0);
 
-function svg(bars: { label: string; value: number }[]): string {
-  const max = Math.max(...bars.map((b) => b.value), 1);
-  const h = 40 + bars.length * 36;
-  const rowsSvg = bars.map((b, i) => {
-    const w = Math.round((b.value / max) * 380);
-    const y = 30 + i * 36;
-    return `<text x="10" y="${y + 18}" font-size="13">${b.label.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</text><rect x="260" y="${y + 4}" width="${w}" height="20" fill="#3b82f6"/><text x="${266 + w}" y="${y + 18}" font-size="13">${b.value.toFixed(2)}x</text>`;
-  }).join('');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="720" height="${h}" font-family="sans-serif"><text x="10" y="18" font-size="14" font-weight="bold">Throughput relative to nginx (1 KiB GET, same run)</text>${rowsSvg}</svg>\n`;
+function goVersion(): string {
+  return /go(\d+\.\d+(\.\d+)?)/.exec(spawnSync('go', ['version'], { encoding: 'utf8' }).stdout ?? '')?.[1] ?? '?';
+}
+
+/** Horizontal bars, one group per scenario, each proxy's throughput relative to the baseline in that scenario
+ *  (direct, far ahead and no proxy, is named in the group's title rather than drawn). */
+function svg(groups: { title: string; bars: { label: string; short: string; value: number }[] }[], baseline: string): string {
+  const colors: Record<string, string> = { direct: '#9ca3af', nginx: '#10b981', 'kube-rbac-proxy': '#f59e0b', kgate: '#3b82f6', 'kgate-2': '#1d4ed8' };
+  const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const max = Math.max(...groups.flatMap((g) => g.bars.map((b) => b.value)), 1);
+  let y = 34;
+  let out = '';
+  for (const g of groups) {
+    out += `<text x="10" y="${y + 14}" font-size="13" font-weight="bold">${esc(g.title)}</text>`;
+    y += 22;
+    for (const b of g.bars) {
+      const w = Math.max(1, Math.round((b.value / max) * 440));
+      out += `<text x="20" y="${y + 15}" font-size="12">${esc(b.label)}</text><rect x="220" y="${y + 3}" width="${w}" height="16" fill="${colors[b.short] ?? '#6b7280'}"/><text x="${226 + w}" y="${y + 15}" font-size="12">${b.value.toFixed(2)}x</text>`;
+      y += 22;
+    }
+    y += 10;
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="760" height="${y + 6}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/><text x="10" y="20" font-size="14" font-weight="bold">Throughput relative to ${baseline} in each scenario (same run, medians)</text>${out}</svg>\n`;
 }

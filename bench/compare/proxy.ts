@@ -1,26 +1,50 @@
 // kgate against the alternatives people use, in one run, as ratios (bench/compare): the origin direct, nginx as a
-// TLS-terminating reverse proxy (one worker, upstream keep-alive, no authentication), and kgate (TLS, bearer
-// token, an RBAC policy of realistic size, the whole request path). Load: wrk, 2 threads, 50 connections, a
-// 1 KiB GET; contenders alternate A B C A B C and medians are reported. CPU per request is the contender's own
-// process CPU time divided by the requests it served.
+// TLS-terminating reverse proxy (one worker, upstream keep-alive, no authentication), kube-rbac-proxy (TLS, bearer
+// token by TokenReview with its cache, static authorization; see kube-rbac-proxy.ts), and kgate (TLS, bearer
+// token, an RBAC policy of realistic size, the whole request path), with one and with two worker processes.
+// Three scenarios, 50 concurrent clients each: a 1 KiB GET on kept-alive connections (wrk -t2 -c50), a new TLS
+// connection for every 1 KiB GET (newconn/main.go: full handshakes, no resumption), and a 100 KiB list on kept-alive
+// connections (wrk). In each scenario the contenders alternate A B C A B C and medians are reported. CPU per
+// request is the contender's own process CPU time (all its processes) divided by the requests it served.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from 'node:net';
+import { request as httpsRequest } from 'node:https';
+import { request as httpRequest } from 'node:http';
 import { stringify } from 'yaml';
 import { median, fmt } from '../stats.ts';
 import { runStreams } from './streams.ts';
+import { ensureKubeRbacProxy, krpArgs, KRP_VERSION, STUB } from './kube-rbac-proxy.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const node = process.execPath;
-const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+// 5 rounds of 5 s rather than 3 of 8: the same time, and a median that shrugs off more of whatever else the
+// machine is doing.
+const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const WARMUP = 1;
+const CONCURRENCY = 50;
+/** The origin answers this path with exactly LIST_BYTES of ConfigMapList JSON (origin.ts), anything else with 1 KiB. */
+export const LIST_PATH = '/api/v1/namespaces/bench/configmaps';
+export const LIST_BYTES = 100 * 1024;
+const SMALL_PATH = '/bench';
+const TOKEN = 'bench-token-0123456789abcdef0123456789';
 const dir = mkdtempSync(join(tmpdir(), 'kgate-compare-'));
 const children: ChildProcess[] = [];
-process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+process.on('exit', () => { for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL'); });
+
+/** SIGTERM to every child, and the time to exit (nginx's master stops its worker; kgate's primary its workers). */
+async function stopAll(): Promise<void> {
+  await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise<void>((resolve) => {
+    const timer = setTimeout(() => { c.kill('SIGKILL'); resolve(); }, 5000);
+    c.once('exit', () => { clearTimeout(timer); resolve(); });
+    c.kill('SIGTERM');
+  })));
+}
 
 function which(cmd: string): boolean { return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0; }
 
@@ -54,8 +78,10 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (100 Hz)
 }
 
-function wrk(url: string, headers: string[]): { rps: number; p50ms: number; p99ms: number; requests: number } {
-  const args = ['-t2', '-c50', `-d${DURATION}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
+interface Sample { rps: number; p50ms: number; p99ms: number; requests: number }
+
+function wrk(url: string, headers: string[], seconds = DURATION): Sample {
+  const args = ['-t2', `-c${CONCURRENCY}`, `-d${seconds}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
   const r = spawnSync('wrk', args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]);
@@ -67,23 +93,119 @@ function wrk(url: string, headers: string[]): { rps: number; p50ms: number; p99m
   };
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(r.stdout);
   if (errors) throw new Error(`${url}: ${errors[1]} non-2xx responses`);
+  const socketErrors = /Socket errors: (.*)/.exec(r.stdout);
+  if (socketErrors) process.stdout.write(`    wrk ${url}: socket errors ${socketErrors[1]}\n`);
   return { rps, p50ms: lat('50'), p99ms: lat('99'), requests };
+}
+
+/** Every request on a new connection: the Go client in bench/compare/newconn (its own process). */
+function newConnections(c: Contender, seconds = DURATION): Sample & { clientCpuUs: number } {
+  const args = [`-addr=127.0.0.1:${c.port}`, `-path=${SMALL_PATH}`, `-d=${seconds}`, `-c=${CONCURRENCY}`, ...(c.caFile ? [`-ca=${c.caFile}`] : []), ...c.headers.map((h) => `-H=${h}`)];
+  const r = spawnSync(newconnBinary, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`newconn failed: ${r.stderr}`);
+  const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Sample & { errors: number; lastError: string; clientCpuUs: number };
+  if (out.errors > out.requests / 100) throw new Error(`${c.name}: ${out.errors} of ${out.requests + out.errors} new-connection requests failed (${out.lastError})`);
+  return out;
+}
+
+/** Builds the new-connection client (standard library only; Go's build cache makes this quick after the first time). */
+function buildNewconn(): string | { missing: string } {
+  if (!which('go')) return { missing: 'Go is not installed to build its client (bench/compare/newconn)' };
+  const out = join(dir, 'newconn');
+  const r = spawnSync('go', ['build', '-o', out, '.'], { cwd: join(root, 'bench', 'compare', 'newconn'), stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CGO_ENABLED: '0' } });
+  return r.status === 0 ? out : { missing: `go build of bench/compare/newconn failed (exit ${r.status})` };
+}
+let newconnBinary = '';
+
+async function originConnections(originPort: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port: originPort, path: '/connections', agent: false }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => { text += d; });
+      res.on('end', () => resolve(Number(text) - 1)); // less this request's own connection
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** One request, to check a contender answers 200 with the expected body size before it is measured. */
+function probe(c: Contender, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const headers = Object.fromEntries(c.headers.map((h) => [h.slice(0, h.indexOf(':')), h.slice(h.indexOf(':') + 1).trim()]));
+    const opts = { host: '127.0.0.1', port: c.port, path, headers, agent: false as const, ...(c.caFile ? { ca: readFileSync(c.caFile), servername: 'localhost' } : {}) };
+    const req = (c.caFile ? httpsRequest : httpRequest)(opts, (res) => {
+      let n = 0;
+      res.on('data', (d: Buffer) => { n += d.length; });
+      res.on('end', () => (res.statusCode === 200 ? resolve(n) : reject(new Error(`${c.name} ${path}: ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+interface Contender { name: string; short: string; port: number; url: string; caFile?: string; headers: string[]; pids: number[] }
+export interface Row {
+  name: string; short: string; rps: number; p50ms: number; p99ms: number; cpuUsPerRequest: number;
+  /** Connections the origin accepted per 1,000 requests through this contender (for direct: the client's). */
+  originConnsPer1k: number;
+  /** newconn only: the load generator's own CPU per request. */
+  clientCpuUs?: number;
+}
+export type ScenarioKey = 'small' | 'newconn' | 'list';
+
+async function measure(key: ScenarioKey, contenders: Contender[], originPort: number): Promise<Row[]> {
+  const path = key === 'list' ? LIST_PATH : SMALL_PATH;
+  const expected = key === 'list' ? LIST_BYTES : undefined;
+  for (const c of contenders) {
+    const bytes = await probe(c, path);
+    if (expected !== undefined && bytes !== expected) throw new Error(`${c.name} ${path}: ${bytes} bytes, not ${expected}`);
+    // Warm-up, not measured: JIT, pools, caches (kube-rbac-proxy's TokenReview) on this path.
+    if (key === 'newconn') newConnections(c, WARMUP); else wrk(c.url + path, c.headers, WARMUP);
+  }
+  const results = new Map<string, { rps: number[]; p50: number[]; p99: number[]; cpuUs: number[]; conns: number[]; clientCpuUs: number[] }>();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const c of contenders) {
+      const cpuOf = () => c.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+      const conns0 = await originConnections(originPort);
+      const before = cpuOf();
+      const r: Sample & { clientCpuUs?: number } = key === 'newconn' ? newConnections(c) : wrk(c.url + path, c.headers);
+      const cpu = cpuOf() - before;
+      const conns = (await originConnections(originPort)) - conns0;
+      const e = results.get(c.name) ?? results.set(c.name, { rps: [], p50: [], p99: [], cpuUs: [], conns: [], clientCpuUs: [] }).get(c.name)!;
+      e.rps.push(r.rps); e.p50.push(r.p50ms); e.p99.push(r.p99ms); e.cpuUs.push((cpu * 1e6) / r.requests); e.conns.push((conns * 1000) / r.requests);
+      if (r.clientCpuUs !== undefined) e.clientCpuUs.push(r.clientCpuUs);
+      process.stdout.write(`  ${key} round ${round + 1} ${c.name}: ${fmt(r.rps, 0)} req/s, p50 ${fmt(r.p50ms)} ms, p99 ${fmt(r.p99ms)} ms, ${fmt((cpu * 1e6) / r.requests, 1)} µs CPU/req, ${fmt((conns * 1000) / r.requests, 1)} origin connections/1k req${r.clientCpuUs !== undefined ? `, client ${fmt(r.clientCpuUs, 0)} µs CPU/req` : ''}\n`);
+    }
+  }
+  return contenders.map((c) => {
+    const e = results.get(c.name)!;
+    return {
+      name: c.name, short: c.short, rps: median(e.rps), p50ms: median(e.p50), p99ms: median(e.p99),
+      cpuUsPerRequest: c.short === 'direct' ? NaN : median(e.cpuUs), originConnsPer1k: median(e.conns),
+      ...(e.clientCpuUs.length ? { clientCpuUs: median(e.clientCpuUs) } : {}),
+    };
+  });
 }
 
 export async function runCompare() {
   if (!which('wrk')) throw new Error('wrk is not installed (apt-get install wrk)');
+  // Builds first, so that no build runs while something is measured.
+  const krpBuild = ensureKubeRbacProxy((line) => process.stdout.write(`${line}\n`));
+  const newconn = buildNewconn();
   const origin = await startAndWait(node, [join(root, 'bench', 'compare', 'origin.ts')], /listening (\d+)/);
   const originPort = Number(origin.match[1]);
 
   // kgate: a PKI from `kgate init`, a token, and an RBAC policy of realistic size (200 bindings).
   const kdir = join(dir, 'kgate');
   spawnSync(node, [join(root, 'src', 'cli', 'main.ts'), 'init', '--dir', kdir, '--upstream', `http://127.0.0.1:${originPort}`], { stdio: 'ignore' });
-  writeFileSync(join(kdir, 'credentials', 'basic_token.csv'), `${readFileSync(join(kdir, 'credentials', 'basic_token.csv'), 'utf8')}bench-token-0123456789abcdef0123456789,bench,900,"bench-team"\n`);
+  writeFileSync(join(kdir, 'credentials', 'basic_token.csv'), `${readFileSync(join(kdir, 'credentials', 'basic_token.csv'), 'utf8')}${TOKEN},bench,900,"bench-team"\n`);
   const docs: object[] = [{ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'bench-reader' }, rules: [{ nonResourceURLs: ['/bench', '/bench/*', '/big'], verbs: ['get'] }, { apiGroups: [''], resources: ['pods', 'configmaps'], verbs: ['get', 'list', 'watch'] }] }];
   for (let i = 0; i < 200; i++) docs.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: i % 2 ? 'RoleBinding' : 'ClusterRoleBinding', metadata: { name: `b${i}`, ...(i % 2 ? { namespace: `ns${i % 20}` } : {}) }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'bench-reader' }, subjects: [{ kind: 'User', name: i === 0 ? 'bench' : `user${i}` }] });
   writeFileSync(join(kdir, 'policy', 'rbac.yaml'), docs.map((d) => stringify(d)).join('---\n'));
   const kport = 20000 + Math.floor(Math.random() * 20000);
-  const cfg = readFileSync(join(kdir, 'gateway.yaml'), 'utf8').replace(/listen: .*/, `listen: 127.0.0.1:${kport}`) + 'log: {level: warn}\n';
+  // Connection limits raised: the watch test opens thousands of connections from one address (default 500).
+  const cfg = readFileSync(join(kdir, 'gateway.yaml'), 'utf8').replace(/listen: .*/, `listen: 127.0.0.1:${kport}`) + 'log: {level: warn}\nlimits: {maxConnections: 20000, maxConnectionsPerClient: 20000}\n';
   writeFileSync(join(kdir, 'gateway.yaml'), cfg);
   const kgate = spawn(node, [join(root, 'src', 'cli', 'main.ts'), 'serve', '--config', join(kdir, 'gateway.yaml')], { stdio: 'inherit' });
   children.push(kgate);
@@ -94,6 +216,17 @@ export async function runCompare() {
   children.push(kgate2);
   await waitForPort(kport2);
   await sleep(500);
+
+  // kube-rbac-proxy: the same certificate; its Kubernetes API is the stub (TokenReview, SubjectAccessReview).
+  const krpPort = kport + 3;
+  let krp: ChildProcess | undefined;
+  let stubPort = 0;
+  if ('binary' in krpBuild) {
+    const stub = await startAndWait(node, [STUB, TOKEN, 'bench', 'bench-team'], /listening (\d+)/);
+    stubPort = Number(stub.match[1]);
+    const args = krpArgs({ dir: join(dir, 'krp'), port: krpPort, upstream: `http://127.0.0.1:${originPort}`, certFile: join(kdir, 'certs', 'server.crt'), keyFile: join(kdir, 'certs', 'server.key'), apiPort: stubPort, user: 'bench', paths: [SMALL_PATH, LIST_PATH], otherUsers: 199 });
+    krp = (await startAndWait(krpBuild.binary, args, /Listening securely on/)).proc;
+  } else process.stdout.write(`  kube-rbac-proxy left out: ${krpBuild.missing}\n`);
 
   // nginx: TLS with the same certificate, one worker, upstream keep-alive, no authentication at all.
   const ndir = join(dir, 'nginx');
@@ -126,35 +259,31 @@ http {
     await sleep(200);
   }
 
-  const contenders = [
-    { name: 'direct (origin, plain HTTP)', url: `http://127.0.0.1:${originPort}/bench`, headers: [], pids: [origin.proc.pid!] },
-    ...(hasNginx ? [{ name: 'nginx TLS proxy (no authn)', url: `https://127.0.0.1:${nport}/bench`, headers: [], pids: [nginxWorkerPid(ndir)] }] : []),
-    { name: 'kgate (TLS + token + RBAC)', url: `https://127.0.0.1:${kport}/bench`, headers: ['Authorization: Bearer bench-token-0123456789abcdef0123456789'], pids: [kgate.pid!] },
-    { name: 'kgate, 2 workers', url: `https://127.0.0.1:${kport2}/bench`, headers: ['Authorization: Bearer bench-token-0123456789abcdef0123456789'], pids: [kgate2.pid!, ...childPids(kgate2.pid!)] },
+  const ca = join(kdir, 'certs', 'ca.crt');
+  const bearer = [`Authorization: Bearer ${TOKEN}`];
+  const contenders: Contender[] = [
+    { name: 'direct (origin, plain HTTP)', short: 'direct', port: originPort, url: `http://127.0.0.1:${originPort}`, headers: [], pids: [origin.proc.pid!] },
+    ...(hasNginx ? [{ name: 'nginx TLS proxy (no authn)', short: 'nginx', port: nport, url: `https://127.0.0.1:${nport}`, caFile: ca, headers: [], pids: [nginxWorkerPid(ndir)] }] : []),
+    ...(krp ? [{ name: `kube-rbac-proxy ${KRP_VERSION} (TLS + token + static authz)`, short: 'kube-rbac-proxy', port: krpPort, url: `https://127.0.0.1:${krpPort}`, caFile: ca, headers: bearer, pids: [krp.pid!] }] : []),
+    { name: 'kgate (TLS + token + RBAC)', short: 'kgate', port: kport, url: `https://127.0.0.1:${kport}`, caFile: ca, headers: bearer, pids: [kgate.pid!] },
+    { name: 'kgate, 2 workers', short: 'kgate-2', port: kport2, url: `https://127.0.0.1:${kport2}`, caFile: ca, headers: bearer, pids: [kgate2.pid!, ...childPids(kgate2.pid!)] },
   ];
-  const results = new Map<string, { rps: number[]; p50: number[]; p99: number[]; cpuUs: number[] }>();
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const c of contenders) {
-      const cpuOf = () => c.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
-      const before = cpuOf();
-      const r = wrk(c.url, c.headers);
-      const cpu = cpuOf() - before;
-      const e = results.get(c.name) ?? results.set(c.name, { rps: [], p50: [], p99: [], cpuUs: [] }).get(c.name)!;
-      e.rps.push(r.rps); e.p50.push(r.p50ms); e.p99.push(r.p99ms); e.cpuUs.push((cpu * 1e6) / r.requests);
-      process.stdout.write(`  round ${round + 1} ${c.name}: ${fmt(r.rps, 0)} req/s, p50 ${fmt(r.p50ms)} ms, p99 ${fmt(r.p99ms)} ms\n`);
-    }
-  }
+  const scenarios = {} as Partial<Record<ScenarioKey, Row[]>>;
+  if (typeof newconn === 'string') newconnBinary = newconn;
+  else process.stdout.write(`  new-connection scenario left out: ${newconn.missing}\n`);
+  for (const key of ['small', 'newconn', 'list'] as const) if (key !== 'newconn' || newconnBinary) scenarios[key] = await measure(key, contenders, originPort);
+  const krpCalls = krp ? await (await fetch(`http://127.0.0.1:${stubPort}/calls`)).json() as { tokenReviews: number; subjectAccessReviews: number } : undefined;
   const streams = await runStreams(
     { name: 'direct', host: '127.0.0.1', port: originPort },
-    { name: 'kgate', host: '127.0.0.1', port: kport, tls: { ca: readFileSync(join(kdir, 'certs', 'ca.crt'), 'utf8') }, token: 'bench-token-0123456789abcdef0123456789', pid: kgate.pid! },
+    { name: 'kgate', host: '127.0.0.1', port: kport, tls: { ca: readFileSync(ca, 'utf8') }, token: TOKEN, pid: kgate.pid! },
     originPort, Number(process.env.BENCH_WATCHES ?? 5000),
   );
-  const rows = contenders.map((c) => {
-    const e = results.get(c.name)!;
-    return { name: c.name, rps: median(e.rps), p50ms: median(e.p50), p99ms: median(e.p99), cpuUsPerRequest: c.name.startsWith('direct') ? NaN : median(e.cpuUs) };
-  });
-  for (const c of children) c.kill('SIGTERM');
-  return { rows, streams };
+  await stopAll();
+  rmSync(dir, { recursive: true, force: true });
+  const krpInfo = 'binary' in krpBuild
+    ? { version: KRP_VERSION, binary: krpBuild.binary, builtSeconds: krpBuild.builtSeconds, calls: krpCalls }
+    : { version: KRP_VERSION, missing: krpBuild.missing };
+  return { scenarios, streams, krp: krpInfo, newconnMissing: typeof newconn === 'string' ? undefined : newconn.missing, settings: { seconds: DURATION, rounds: ROUNDS, warmupSeconds: WARMUP, concurrency: CONCURRENCY } };
 }
 
 function childPids(pid: number): number[] {
