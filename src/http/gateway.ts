@@ -196,7 +196,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       }
       if (stream) streams.delete(stream);
       logRequest({
-        auditID: auditId, sourceIP: remoteAddress, user: a.user.name, ...(a.user !== a.requester ? { impersonatedBy: a.requester.name } : {}),
+        auditID: auditId, sourceIP: remoteAddress, http: req.httpVersion, user: a.user.name, ...(a.user !== a.requester ? { impersonatedBy: a.requester.name } : {}),
         verb: a.attrs.verb, path: a.attrs.path, ...(route ? { upstream: route.kind === 'containerd' ? 'containerd' : route.upstream.name } : {}), status: outcome.status, bytes: outcome.bytes, allowedBy: a.allowedBy,
         durationMs: round(performance.now() - started), ...(outcome.error ? { error: outcome.error.code, cause: outcome.error.details.cause ?? outcome.error.message } : {}),
       }, outcome.error && !outcome.error.details.clientAborted ? 'warn' : 'info');
