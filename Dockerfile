@@ -8,6 +8,6 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY src ./src
 COPY openapi ./openapi
-# The same V8 flags as the `kgate` command itself (src/cli/main.ts's first line).
-ENTRYPOINT ["node", "--max-semi-space-size=4", "src/cli/main.ts"]
+# The same command line as `kgate` itself (src/cli/main.ts's first line).
+ENTRYPOINT ["node", "src/cli/main.ts"]
 CMD ["serve", "--config", "/etc/kgate/gateway.yaml"]

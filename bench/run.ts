@@ -123,6 +123,8 @@ ${table(scenarios.list, { mib: true })}
 |---|---|---|
 | ${fmt(streams.watches, 0)} idle watches (one TLS connection each): RSS per watch | ${fmt(streams.kibPerWatch, 1)} KiB | < 40 KiB (nginx 42.6) |
 | RSS before / with the watches / after they closed | ${fmt(streams.rssBeforeKiB / 1024, 1)} / ${fmt(streams.rssWithWatchesKiB / 1024, 1)} / ${fmt(streams.rssAfterKiB / 1024, 1)} MiB (after/before x${fmt(streams.rssAfterVsBefore)}) | within 10% |
+| the same through a 16443-style kgate (https upstream, reached over HTTP/2): RSS per watch | ${fmt(streams.h2.kibPerWatch, 1)} KiB | < 40 KiB |
+| its RSS before / with / after | ${fmt(streams.h2.before / 1024, 1)} / ${fmt(streams.h2.during / 1024, 1)} / ${fmt(streams.h2.after / 1024, 1)} MiB (after/before x${fmt(streams.h2.afterVsBefore)}) | within 10% |
 | watch event latency, median: direct / through kgate | ${fmt(streams.eventLatencyMsDirect, 3)} / ${fmt(streams.eventLatencyMsKgate, 3)} ms (+${fmt(streams.eventLatencyMsKgate - streams.eventLatencyMsDirect, 3)} ms) | < 1 ms added |
 | 1 GiB response: direct / through kgate | ${fmt(streams.bigMiBpsDirect, 0)} / ${fmt(streams.bigMiBpsKgate, 0)} MiB/s (x${fmt(streams.bigMiBpsKgate / streams.bigMiBpsDirect)}) | – |
 | kgate RSS growth while streaming 1 GiB | ${fmt(streams.bigRssGrowthKiB / 1024, 1)} MiB | < 32 MiB |

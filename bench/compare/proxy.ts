@@ -24,7 +24,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const node = process.execPath;
 // 5 rounds of 5 s rather than 3 of 8: the same time, and a median that shrugs off more of whatever else the
 // machine is doing.
-/** kgate runs with the flags of its own command line (src/cli/main.ts's shebang, npm start): read them from there. */
+/** kgate runs with the Node flags of its own command line (src/cli/main.ts's shebang, if it has any). */
 const KGATE_NODE_FLAGS = (/^#!\/usr\/bin\/env -S node (.*)$/m.exec(readFileSync(join(root, 'src', 'cli', 'main.ts'), 'utf8'))?.[1] ?? '').split(' ').filter(Boolean);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -50,8 +50,8 @@ async function stopAll(): Promise<void> {
 
 function which(cmd: string): boolean { return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0; }
 
-async function startAndWait(cmd: string, args: string[], ready: RegExp, opts: { cwd?: string } = {}): Promise<{ proc: ChildProcess; match: RegExpMatchArray }> {
-  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd });
+async function startAndWait(cmd: string, args: string[], ready: RegExp, opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ proc: ChildProcess; match: RegExpMatchArray }> {
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd, env: { ...process.env, ...opts.env } });
   children.push(proc);
   let out = '';
   return new Promise((resolve, reject) => {
@@ -195,20 +195,25 @@ export async function runCompare() {
   // Builds first, so that no build runs while something is measured.
   const krpBuild = ensureKubeRbacProxy((line) => process.stdout.write(`${line}\n`));
   const newconn = buildNewconn();
-  const origin = await startAndWait(node, [join(root, 'bench', 'compare', 'origin.ts')], /listening (\d+)/);
-  const originPort = Number(origin.match[1]);
-
-  // kgate: a PKI from `kgate init`, a token, and an RBAC policy of realistic size (200 bindings).
+  // kgate: a PKI from `kgate init`, a token, and an RBAC policy of realistic size (200 bindings). The origin also
+  // serves TLS + HTTP/2 with kgate's server certificate, as the upstream of a 16443-style kgate.
   const kdir = join(dir, 'kgate');
-  spawnSync(node, [join(root, 'src', 'cli', 'main.ts'), 'init', '--dir', kdir, '--upstream', `http://127.0.0.1:${originPort}`], { stdio: 'ignore' });
+  spawnSync(node, [join(root, 'src', 'cli', 'main.ts'), 'init', '--dir', kdir, '--upstream', 'http://127.0.0.1:1'], { stdio: 'ignore' });
+  const origin = await startAndWait(node, [join(root, 'bench', 'compare', 'origin.ts')], /listening (\d+)\ntls listening (\d+)/,
+    { env: { ORIGIN_TLS_CERT: join(kdir, 'certs', 'server.crt'), ORIGIN_TLS_KEY: join(kdir, 'certs', 'server.key') } });
+  const originPort = Number(origin.match[1]);
+  const originTlsPort = Number(origin.match[2]);
   writeFileSync(join(kdir, 'credentials', 'basic_token.csv'), `${readFileSync(join(kdir, 'credentials', 'basic_token.csv'), 'utf8')}${TOKEN},bench,900,"bench-team"\n`);
   const docs: object[] = [{ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'bench-reader' }, rules: [{ nonResourceURLs: ['/bench', '/bench/*', '/big'], verbs: ['get'] }, { apiGroups: [''], resources: ['pods', 'configmaps'], verbs: ['get', 'list', 'watch'] }] }];
   for (let i = 0; i < 200; i++) docs.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: i % 2 ? 'RoleBinding' : 'ClusterRoleBinding', metadata: { name: `b${i}`, ...(i % 2 ? { namespace: `ns${i % 20}` } : {}) }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'bench-reader' }, subjects: [{ kind: 'User', name: i === 0 ? 'bench' : `user${i}` }] });
   writeFileSync(join(kdir, 'policy', 'rbac.yaml'), docs.map((d) => stringify(d)).join('---\n'));
   const kport = 20000 + Math.floor(Math.random() * 20000);
   // Connection limits raised: the watch test opens thousands of connections from one address (default 500).
-  const cfg = readFileSync(join(kdir, 'gateway.yaml'), 'utf8').replace(/listen: .*/, `listen: 127.0.0.1:${kport}`) + 'log: {level: warn}\nlimits: {maxConnections: 20000, maxConnectionsPerClient: 20000}\n';
+  const cfg = readFileSync(join(kdir, 'gateway.yaml'), 'utf8').replace(/listen: .*/, `listen: 127.0.0.1:${kport}`).replace('url: http://127.0.0.1:1', `url: http://127.0.0.1:${originPort}`) + 'log: {level: warn}\nlimits: {maxConnections: 20000, maxConnectionsPerClient: 20000}\n';
   writeFileSync(join(kdir, 'gateway.yaml'), cfg);
+  // 16443-style: the same gateway with an https upstream (verified with the CA), which kgate reaches over HTTP/2.
+  const kportH2 = kport + 4;
+  writeFileSync(join(kdir, 'gateway-h2.yaml'), cfg.replace(/listen: .*/, `listen: 127.0.0.1:${kportH2}`).replace(`url: http://127.0.0.1:${originPort}`, `url: https://127.0.0.1:${originTlsPort}\n    caFile: certs/ca.crt`));
   const kgate = spawn(node, [...KGATE_NODE_FLAGS, join(root, 'src', 'cli', 'main.ts'), 'serve', '--config', join(kdir, 'gateway.yaml')], { stdio: 'inherit' });
   children.push(kgate);
   await waitForPort(kport);
@@ -217,6 +222,9 @@ export async function runCompare() {
   const kgate2 = spawn(node, [...KGATE_NODE_FLAGS, join(root, 'src', 'cli', 'main.ts'), 'serve', '--config', join(kdir, 'gateway.yaml'), '--listen', `127.0.0.1:${kport2}`, '--workers', '2'], { stdio: 'inherit' });
   children.push(kgate2);
   await waitForPort(kport2);
+  const kgateH2 = spawn(node, [...KGATE_NODE_FLAGS, join(root, 'src', 'cli', 'main.ts'), 'serve', '--config', join(kdir, 'gateway-h2.yaml')], { stdio: 'inherit' });
+  children.push(kgateH2);
+  await waitForPort(kportH2);
   await sleep(500);
 
   // kube-rbac-proxy: the same certificate; its Kubernetes API is the stub (TokenReview, SubjectAccessReview).
@@ -278,6 +286,7 @@ http {
   const streams = await runStreams(
     { name: 'direct', host: '127.0.0.1', port: originPort },
     { name: 'kgate', host: '127.0.0.1', port: kport, tls: { ca: readFileSync(ca, 'utf8') }, token: TOKEN, pid: kgate.pid! },
+    { name: 'kgate, https upstream', host: '127.0.0.1', port: kportH2, tls: { ca: readFileSync(ca, 'utf8') }, token: TOKEN, pid: kgateH2.pid! },
     originPort, Number(process.env.BENCH_WATCHES ?? 5000),
   );
   await stopAll();

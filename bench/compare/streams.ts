@@ -106,7 +106,21 @@ export async function bigDownload(t: StreamTarget, pid?: number): Promise<{ mibP
   return { mibPerSecond: bytes / 1024 / 1024 / seconds, rssGrowthKiB: peak - base };
 }
 
-export async function runStreams(direct: StreamTarget, kgate: StreamTarget & { pid: number }, originPort: number, watches: number) {
+/** RSS of the target's process before, with `watches` idle watches open, and 3 s after they closed. */
+async function watchMemory(target: StreamTarget & { pid: number }, watches: number) {
+  await sleep(500);
+  const before = rssKiB(target.pid);
+  const sockets = await openWatches(target, watches);
+  await sleep(1500);
+  const during = rssKiB(target.pid);
+  for (const s of sockets) s.destroy();
+  await sleep(3000);
+  const after = rssKiB(target.pid);
+  process.stdout.write(`  streams: ${target.name}: ${watches} watches: RSS ${before} -> ${during} -> ${after} KiB\n`);
+  return { before, during, after, kibPerWatch: (during - before) / watches, afterVsBefore: after / before };
+}
+
+export async function runStreams(direct: StreamTarget, kgate: StreamTarget & { pid: number }, kgateH2: StreamTarget & { pid: number }, originPort: number, watches: number) {
   const latencyDirect: number[] = [];
   const latencyKgate: number[] = [];
   const log = (m: string) => process.stdout.write(`  streams: ${m}\n`);
@@ -115,22 +129,15 @@ export async function runStreams(direct: StreamTarget, kgate: StreamTarget & { p
     latencyKgate.push(await eventLatency(kgate, originPort));
     log(`event latency round ${round + 1}: direct ${latencyDirect.at(-1)!.toFixed(3)} ms, kgate ${latencyKgate.at(-1)!.toFixed(3)} ms`);
   }
-  await sleep(500);
-  global.gc?.();
-  const before = rssKiB(kgate.pid);
-  const sockets = await openWatches(kgate, watches);
-  await sleep(1500);
-  const during = rssKiB(kgate.pid);
-  log(`${watches} watches open: RSS ${before} -> ${during} KiB`);
-  for (const s of sockets) s.destroy();
-  await sleep(3000);
-  const after = rssKiB(kgate.pid);
+  const m = await watchMemory(kgate, watches);
+  const h2 = await watchMemory(kgateH2, watches);
   const bigDirect = await bigDownload(direct);
   const bigKgate = await bigDownload(kgate, kgate.pid);
   log(`1 GiB: direct ${bigDirect.mibPerSecond.toFixed(0)} MiB/s, kgate ${bigKgate.mibPerSecond.toFixed(0)} MiB/s, RSS growth ${bigKgate.rssGrowthKiB} KiB`);
   return {
-    watches, rssBeforeKiB: before, rssWithWatchesKiB: during, rssAfterKiB: after,
-    kibPerWatch: (during - before) / watches, rssAfterVsBefore: after / before,
+    watches, rssBeforeKiB: m.before, rssWithWatchesKiB: m.during, rssAfterKiB: m.after,
+    kibPerWatch: m.kibPerWatch, rssAfterVsBefore: m.afterVsBefore,
+    h2: h2,
     eventLatencyMsDirect: median(latencyDirect), eventLatencyMsKgate: median(latencyKgate),
     bigMiBpsDirect: bigDirect.mibPerSecond, bigMiBpsKgate: bigKgate.mibPerSecond, bigRssGrowthKiB: bigKgate.rssGrowthKiB,
   };

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env node
 // kgate's command line: argv -> calls. No logic of its own beyond parsing flags and printing results.
 import { parseArgs } from 'node:util';
 import { resolve, dirname, join } from 'node:path';
