@@ -82,7 +82,8 @@ connections per 1,000 requests show how each proxy reuses its upstream connectio
 - **direct**: the origin (\`bench/compare/origin.ts\`, one Node process, keep-alive), plain HTTP, no proxy.
 - **nginx**: TLS reverse proxy, one worker, upstream keep-alive, \`proxy_buffering off\`, no authentication at all.
 ${krpText}
-- **kgate**: TLS, bearer token from its token file, RBAC with 200 bindings, the whole request path; one process,
+- **kgate**: TLS, bearer token from its token file, RBAC with 200 bindings, an audit trail at Metadata level (one
+  audit.k8s.io/v1 Event per request, to a file), the whole request path; one process,
   and the same with \`--workers 2\`. Its connection limits are raised to 20,000 (per process and per client
   address), since the watch test below opens ${fmt(streams.watches, 0)} connections from one address.
 

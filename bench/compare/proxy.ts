@@ -209,7 +209,7 @@ export async function runCompare() {
   writeFileSync(join(kdir, 'policy', 'rbac.yaml'), docs.map((d) => stringify(d)).join('---\n'));
   const kport = 20000 + Math.floor(Math.random() * 20000);
   // Connection limits raised: the watch test opens thousands of connections from one address (default 500).
-  const cfg = readFileSync(join(kdir, 'gateway.yaml'), 'utf8').replace(/listen: .*/, `listen: 127.0.0.1:${kport}`).replace('url: http://127.0.0.1:1', `url: http://127.0.0.1:${originPort}`) + 'log: {level: warn}\nlimits: {maxConnections: 20000, maxConnectionsPerClient: 20000}\n';
+  const cfg = readFileSync(join(kdir, 'gateway.yaml'), 'utf8').replace(/listen: .*/, `listen: 127.0.0.1:${kport}`).replace('url: http://127.0.0.1:1', `url: http://127.0.0.1:${originPort}`) + 'log: {level: warn}\nlimits: {maxConnections: 20000, maxConnectionsPerClient: 20000}\naudit: {path: audit.log}\n';
   writeFileSync(join(kdir, 'gateway.yaml'), cfg);
   // 16443-style: the same gateway with an https upstream (verified with the CA), which kgate reaches over HTTP/2.
   const kportH2 = kport + 4;

@@ -81,7 +81,8 @@ t.test('socket upstreams: paths resolved, mounts validated with file, line and f
   t.throws(() => parseConfig(`${minimal}  sockets: [{name: a, pathPrefix: /a/../b, socket: a.sock}]\n`, 'gw.yaml'), /pathPrefix: expected a path such as \/registry/);
 });
 
-t.test('an audit section is refused, not silently ignored', async (t) => {
-  const err = t.throws(() => parseConfig(`${minimal}audit: {path: audit.log}\n`, 'gw.yaml')) as ConfigError;
-  t.match(err.problems, [{ field: 'audit', line: 5, message: /not implemented yet/ }]);
+t.test('audit: paths resolved against the config folder', async (t) => {
+  const c = parseConfig(`${minimal}audit: {path: audit/audit.log, policyFile: policy/audit.yaml}\n`, '/etc/kgate/gateway.yaml');
+  t.same(c.audit, { path: '/etc/kgate/audit/audit.log', policyFile: '/etc/kgate/policy/audit.yaml' });
+  t.throws(() => parseConfig(`${minimal}audit: {policyFile: a.yaml}\n`, 'gw.yaml'), /audit.path: is required/);
 });

@@ -44,7 +44,6 @@ export function parseConfig(text: string, file: string, overrides: ConfigOverrid
     }
   }
   if (problems.length === 0) problems.push(...mountProblems(value as Config, doc, lines, file));
-  if ((value as Config).audit) problems.push({ file, line: lineOf(doc, lines, ['audit']), field: 'audit', message: 'the audit trail is not implemented yet; remove this section (kgate will not pretend to audit)' });
   if (problems.length > 0) throw new ConfigError(problems);
   return resolvePaths(value as Config, dirname(resolve(file)));
 }

@@ -109,7 +109,13 @@ export const ConfigSchema = Type.Object({
     containerd: Type.Optional(ContainerdSchema),
     sockets: Type.Array(SocketMountSchema, { default: [] }),
   }, closed),
-  audit: Type.Optional(Type.Object({ policyFile: Type.Optional(Type.String()), path: Type.String() }, closed)),
+  /** The audit trail: audit.k8s.io/v1 Events, one JSON line each, at Metadata level (never bodies). */
+  audit: Type.Optional(Type.Object({
+    /** The log file (appended, 0600). */
+    path: Type.String({ minLength: 1 }),
+    /** An audit.k8s.io/v1 Policy (levels None and Metadata); without one, every request at Metadata. */
+    policyFile: Type.Optional(Type.String({ minLength: 1 })),
+  }, closed)),
   limits: LimitsSchema,
   log: Type.Object({
     level: Type.Union([

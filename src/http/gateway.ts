@@ -24,6 +24,7 @@ import { createApiServerUpstream, createHealthProbe, type ApiServerUpstream, typ
 import { forward, outboundHeaders, upstreamError, STATUS_HEADERS, type ClientRequest, type ClientResponse, type ForwardOutcome } from '../proxy/index.ts';
 import { ETCD_DROPPED_HEADERS, forwardDecoded, watchErrorEvent } from '../upstreams/etcd.ts';
 import { createMounts } from './mounts.ts';
+import { createAudit, type AuditRecord } from '../audit/index.ts';
 import { serveContainerd } from './containerd-view.ts';
 import { toClientError } from './errors.ts';
 import { distinctHeaders, auditIdOf } from './request-context.ts';
@@ -41,6 +42,8 @@ export interface Gateway {
 }
 
 interface Admitted { attrs: RequestAttributes; user: UserInfo; requester: UserInfo; method: string; authnMethod: string; review?: SelfReviewKind; allowedBy?: string }
+/** What admission learnt before it finished or failed: the audit event is written from it either way. */
+interface Seen { attrs?: RequestAttributes; requester?: UserInfo; user?: UserInfo; decision?: { allowed: boolean; reason: string } }
 
 export async function createGateway(config: Config, log: Logger): Promise<Gateway> {
   const tls = readTlsMaterial(config.tls);
@@ -52,6 +55,8 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const upstream = createApiServerUpstream(config.upstreams.apiServer);
   const health = createHealthProbe(upstream.pool, upstream.ownHeaders);
   const mounts = createMounts(config, log);
+  const audit = config.audit ? createAudit(config.audit, log) : undefined;
+  const auditLog = audit?.log;
   const limits = config.limits;
   let shuttingDown = false;
   const inFlight = { readOnly: 0, mutating: 0 };
@@ -74,7 +79,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const app = createFastify(tls, limits, log);
 
   /** Stages 1-4. Throws KgateError; never reads the body. */
-  async function admit(method: string, rawTarget: string, rawHeaders: string[], remoteAddress: string, tlsSocket: TLSSocket | undefined): Promise<Admitted & { headers: Record<string, string[]> }> {
+  async function admit(method: string, rawTarget: string, rawHeaders: string[], remoteAddress: string, tlsSocket: TLSSocket | undefined, seen: Seen): Promise<Admitted & { headers: Record<string, string[]> }> {
     // Node stops collecting header lines at its maxHeadersCount (2,000) and hides the rest, Content-Length
     // included (hardening.md): refuse any request near that many instead of acting on a partial view.
     if (rawHeaders.length / 2 > MAX_HEADER_LINES) throw new KgateError('KGATE_HEADERS_TOO_LARGE', `more than ${MAX_HEADER_LINES} header lines`);
@@ -83,6 +88,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     for (const h of rawHeaders) headBytes += h.length;
     if (headBytes > limits.maxHeaderBytes) throw new KgateError('KGATE_HEADERS_TOO_LARGE', `request headers larger than ${limits.maxHeaderBytes} bytes`);
     const attrs = requestAttributes(method, rawTarget);
+    seen.attrs = attrs;
     const headers = distinctHeaders(rawHeaders);
     if ((headers.host?.length ?? 0) > 1) throw new KgateError('KGATE_BAD_REQUEST', 'more than one Host header');
     const peer = tlsSocket ? { key: tlsSocket, certificate: () => tlsSocket.getPeerX509Certificate() } : undefined;
@@ -98,13 +104,16 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     }
     if (outcome.method !== 'x509') backoff?.succeeded(remoteAddress, credential);
     const requester = outcome.user;
+    seen.requester = requester;
     const ask = impersonationRequest(headers);
     const user = ask ? await impersonate(requester, ask, authorizer) : requester;
+    seen.user = user;
     // Every authenticated user may review themselves (kube-apiserver's system:basic-user); kgate answers.
     const review = selfReviewKind(attrs);
     if (review && user.groups.includes(SYSTEM_AUTHENTICATED)) return { attrs, user, requester, method, authnMethod: outcome.method, headers, review };
     const a = attributesFor(user, attrs);
     const decision = await authorizer.authorize(a);
+    seen.decision = { allowed: decision.decision === 'allow', reason: decision.rule ? `${decision.authorizer ?? 'authz'}: ${decision.rule}` : decision.reason ?? '' };
     if (decision.decision !== 'allow') {
       if (decision.error && decision.decision === 'no-opinion') {
         throw new KgateError('KGATE_AUTHORIZATION_ERROR', 'authorization error', { reason: decision.error });
@@ -115,6 +124,17 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     // The decision goes to the request's log line: which authorizer allowed it, and the rule that matched.
     const allowedBy = decision.rule ? `${decision.authorizer ?? 'authz'}: ${decision.rule}` : decision.authorizer;
     return { attrs, user, requester, method, authnMethod: outcome.method, headers, allowedBy };
+  }
+
+  /** The audit record of one request, once admission has seen enough to evaluate the policy (a parsed target). */
+  function beginAudit(seen: Seen, auditId: string, requestURI: string, sourceIP: string, userAgent: string | undefined, received: number): AuditRecord | undefined {
+    if (!auditLog || !seen.attrs) return undefined;
+    const record = auditLog.begin({
+      auditId, requestURI, attrs: seen.attrs, user: seen.requester, sourceIP, userAgent, received,
+      ...(seen.user && seen.user !== seen.requester ? { impersonatedUser: seen.user } : {}),
+    });
+    if (record && seen.decision) record.decided(seen.decision.allowed, seen.decision.reason);
+    return record;
   }
 
   function logRequest(fields: Record<string, unknown>, level: 'info' | 'warn' | 'error' = 'info') {
@@ -129,15 +149,19 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     let admitted: Admitted | undefined;
     let auditId = '';
     let counted: 'mutating' | 'readOnly' | undefined;
+    const seen: Seen = {};
+    let record: AuditRecord | undefined;
     try {
-      const a = await admit(method, rawTarget, req.rawHeaders, remoteAddress, tlsSocketOf(req));
+      const a = await admit(method, rawTarget, req.rawHeaders, remoteAddress, tlsSocketOf(req), seen);
       admitted = a;
       auditId = auditIdOf(a.headers);
+      record = beginAudit(seen, auditId, rawTarget, remoteAddress, req.headers['user-agent'], started);
       if (a.review) {
         const body = await readReviewBody(req, 1024 * 1024);
         const answer = JSON.stringify(await answerSelfReview(a.review, body, a.user, authorizer));
         (res as ServerResponse).writeHead(201, { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'audit-id': auditId, 'content-length': Buffer.byteLength(answer) });
         res.end(answer);
+        record?.complete(201);
         logRequest({ auditID: auditId, user: a.user.name, verb: a.attrs.verb, path: a.attrs.path, status: 201, answeredBy: 'kgate', durationMs: round(performance.now() - started) });
         return;
       }
@@ -171,19 +195,20 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       if (stream) streams.add(stream);
       res.setHeader('audit-id', auditId);
       const onError = (err: KgateError) => sendError(req, res, err, auditId);
+      const onHead = longRunning && record ? (status: number) => record!.started(status) : undefined;
       let outcome: ForwardOutcome;
       if (route?.kind === 'containerd') {
         outcome = await serveContainerd(route.client, method, route.path, route.query, res, onError);
       } else if (route?.decode) {
         outcome = await forwardDecoded(res, {
           dispatcher: longRunning ? route.upstream.streamPool : route.upstream.pool,
-          method, path: route.target, headers, body: body as ClientRequest | null, timeoutMs: route.timeoutMs, stream: longRunning,
+          method, path: route.target, headers, body: body as ClientRequest | null, timeoutMs: route.timeoutMs, stream: longRunning, onHead,
         }, onError);
       } else if (route) {
         outcome = await forward(res, {
           dispatcher: longRunning ? route.upstream.streamPool : route.upstream.pool,
           method, path: route.target, headers, body: body as ClientRequest | null,
-          timeoutMs: route.timeoutMs, flushHead: longRunning, upstream: route.upstream.name,
+          timeoutMs: route.timeoutMs, flushHead: longRunning, upstream: route.upstream.name, onHead,
           ...(route.etcd ? { dropResponseHeaders: ETCD_DROPPED_HEADERS, brokenStreamTrailer: watchErrorEvent } : {}),
         }, onError);
       } else {
@@ -191,20 +216,24 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
           dispatcher: longRunning ? upstream.streamPool : upstream.pool,
           method, path: rawTarget, headers, body: body as ClientRequest | null,
           timeoutMs: longRunning ? 0 : limits.requestTimeoutSeconds * 1000,
-          flushHead: longRunning,
+          flushHead: longRunning, onHead,
         }, onError);
       }
       if (stream) streams.delete(stream);
+      record?.complete(outcome.status || 502);
       logRequest({
         auditID: auditId, sourceIP: remoteAddress, http: req.httpVersion, user: a.user.name, ...(a.user !== a.requester ? { impersonatedBy: a.requester.name } : {}),
         verb: a.attrs.verb, path: a.attrs.path, ...(route ? { upstream: route.kind === 'containerd' ? 'containerd' : route.upstream.name } : {}), status: outcome.status, bytes: outcome.bytes, allowedBy: a.allowedBy,
         durationMs: round(performance.now() - started), ...(outcome.error ? { error: outcome.error.code, cause: outcome.error.details.cause ?? outcome.error.message } : {}),
       }, outcome.error && !outcome.error.details.clientAborted ? 'warn' : 'info');
     } catch (err) {
+      auditId ||= auditIdOf(distinctHeaders(req.rawHeaders));
       const ce = sendError(req, res, err, auditId);
+      record ??= beginAudit(seen, auditId, rawTarget, remoteAddress, req.headers['user-agent'], started);
+      record?.complete(ce.status, { reason: ce.body.reason, message: ce.body.message });
       const e = err instanceof KgateError ? err : undefined;
       logRequest({
-        auditID: auditId || undefined, sourceIP: remoteAddress, user: admitted?.user.name, method, path: rawTarget.split('?')[0], status: ce.status,
+        auditID: auditId, sourceIP: remoteAddress, user: admitted?.user.name, method, path: rawTarget.split('?')[0], status: ce.status,
         durationMs: round(performance.now() - started), error: e?.code ?? 'unexpected', reason: e?.details.reason ?? e?.message,
         ...(e?.details.authorizer ? { deniedBy: e.details.authorizer } : {}),
         ...(e ? {} : { err }),
@@ -309,6 +338,8 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     socket.on('error', () => { /* a client reset is logged by the outcome below */ });
     let auditId = '';
     let user: string | undefined;
+    const seen: Seen = {};
+    let record: AuditRecord | undefined;
     try {
       const asked = String(req.headers.upgrade ?? '');
       const protocol = UPGRADE_PROTOCOLS.get(asked.toLowerCase());
@@ -322,7 +353,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
           rawHeaders = [...withoutHeader(rawHeaders, 'sec-websocket-protocol'), 'Sec-WebSocket-Protocol', bearer.remaining.join(', '), 'Authorization', `Bearer ${bearer.token}`];
         }
       }
-      const a = await admit(method, rawTarget, rawHeaders, remoteAddress, tlsSocketOf(req));
+      const a = await admit(method, rawTarget, rawHeaders, remoteAddress, tlsSocketOf(req), seen);
       user = a.user.name;
       auditId = auditIdOf(a.headers);
       if (!(a.attrs.isResourceRequest && a.attrs.apiGroup === '' && a.attrs.resource === 'pods' && UPGRADE_SUBRESOURCES.has(a.attrs.subresource))) {
@@ -332,6 +363,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
         // A WebSocket exec is a GET; like kube-apiserver >= 1.35 it also needs create, what SPDY's POST is checked for.
         const create = { ...attributesFor(a.user, a.attrs), verb: 'create' };
         const d = await authorizer.authorize(create);
+        seen.decision = { allowed: d.decision === 'allow', reason: d.rule ? `${d.authorizer ?? 'authz'}: ${d.rule}` : d.reason };
         if (d.decision !== 'allow') {
           const f = forbiddenMessage(create, d.reason);
           throw new KgateError('KGATE_FORBIDDEN', f.message, { statusDetails: f.details, user: a.user.name });
@@ -345,17 +377,23 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       let requestHead = `${method} ${rawTarget} HTTP/1.1\r\nhost: ${upstream.host}\r\n`;
       for (let i = 0; i < headers.length; i += 2) requestHead += `${headers[i]}: ${headers[i + 1]}\r\n`;
       requestHead += `connection: Upgrade\r\nupgrade: ${asked}\r\n\r\n`;
+      record = beginAudit(seen, auditId, rawTarget, remoteAddress, req.headers['user-agent'], started);
       const upstreamSocket = await upstream.dial(10_000).catch((err) => { throw upstreamError(err); });
       const outcome = await proxyUpgrade({ client: socket, clientHead: head, upstream: upstreamSocket, requestHead, protocol: asked, timeoutMs: 10_000 });
       const fields = { auditID: auditId, sourceIP: remoteAddress, user: a.user.name, verb: a.attrs.verb, path: a.attrs.path, upgrade: protocol, status: outcome.status };
-      if (!outcome.spliced) { logRequest({ ...fields, durationMs: round(performance.now() - started) }); return; }
+      if (!outcome.spliced) { record?.complete(outcome.status); logRequest({ ...fields, durationMs: round(performance.now() - started) }); return; }
+      record?.started(101);
       const stream = { headers: a.headers, authnMethod: a.authnMethod, requester: a.requester, res: socket };
       streams.add(stream);
       await outcome.done;
       streams.delete(stream);
+      record?.complete(101);
       logRequest({ ...fields, durationMs: round(performance.now() - started) });
     } catch (err) {
       const ce = toClientError(err);
+      auditId ||= auditIdOf(distinctHeaders(req.rawHeaders));
+      record ??= beginAudit(seen, auditId, rawTarget, remoteAddress, req.headers['user-agent'], started);
+      record?.complete(ce.status, { reason: ce.body.reason, message: ce.body.message });
       if (socket.writable) {
         const body = JSON.stringify(ce.body);
         const extra = Object.entries({ ...ce.headers, ...(auditId ? { 'audit-id': auditId } : {}) }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
@@ -402,7 +440,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       authz.close();
       for (const w of tlsWatchers) w.close();
       await app.close();
-      await Promise.all([upstream.close(), mounts.close()]);
+      await Promise.all([upstream.close(), mounts.close(), audit?.close()]);
     },
   };
 }

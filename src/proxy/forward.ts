@@ -31,6 +31,8 @@ export interface ForwardOptions {
   /** For a stream the upstream broke after it started: a last event to write before ending the response cleanly
    *  (etcd's watch error object). Without it the client stream is destroyed so the truncation shows. */
   brokenStreamTrailer?: (err: KgateError) => string;
+  /** Called once the response head is written (the audit trail's ResponseStarted stage for long-running requests). */
+  onHead?: (status: number) => void;
 }
 
 export interface ForwardOutcome { status: number; error?: KgateError; bytes: number }
@@ -114,6 +116,7 @@ export function forward(res: ClientResponse, opts: ForwardOptions, onError: (err
           res.cork();
           process.nextTick(uncork, res);
         }
+        opts.onHead?.(statusCode);
       },
       onResponseData(c, chunk) {
         if (settled) return;

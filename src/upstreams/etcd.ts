@@ -90,6 +90,7 @@ export interface DecodedForwardOptions {
   body: ClientRequest | null;
   timeoutMs: number;
   stream: boolean;
+  onHead?: (status: number) => void;
 }
 
 /**
@@ -137,6 +138,7 @@ export async function forwardDecoded(res: ClientResponse, opts: DecodedForwardOp
     writeHead(res, status, headers);
     headSent = true;
     (res as ServerResponse).flushHeaders?.();
+    opts.onHead?.(status);
     let pending = '';
     try {
       for await (const chunk of up.body) {

@@ -31,6 +31,8 @@ export interface TestGateway {
 
 export interface TestGatewayOptions {
   upstream: Record<string, unknown>;
+  /** Top-level sections of gateway.yaml (e.g. audit). */
+  extra?: Record<string, unknown>;
   /** etcd, containerd, sockets: next to apiServer under upstreams. */
   mounts?: Record<string, unknown>;
   authorization?: object[];
@@ -61,6 +63,7 @@ export async function startTestGateway(o: TestGatewayOptions): Promise<TestGatew
     upstreams: { apiServer: o.upstream, ...o.mounts },
     ...(o.limits ? { limits: o.limits } : {}),
     log: { level: 'debug' },
+    ...o.extra,
   }));
   const logs: Record<string, unknown>[] = [];
   const raw: string[] = [];

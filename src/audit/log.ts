@@ -1,0 +1,104 @@
+// The audit trail: kube-apiserver's audit.k8s.io/v1 Events (k8s-semantics.md §7.1), one JSON object per line,
+// appended to a 0600 file through an asynchronous buffered writer (pino's SonicBoom), so auditing costs a
+// JSON.stringify per event and no synchronous write on the request path.
+import { performance } from 'node:perf_hooks';
+import { chmodSync } from 'node:fs';
+import pino from 'pino';
+import type { RequestAttributes } from '../request/index.ts';
+import type { UserInfo } from '../authn/user.ts';
+import type { AuditPolicy, AuditStage } from './policy.ts';
+
+export interface AuditFacts {
+  auditId: string;
+  requestURI: string;
+  /** From RequestInfo; absent when the target could not be parsed (then nothing is audited, as kube-apiserver). */
+  attrs: RequestAttributes;
+  /** The authenticated user (the requester); absent for failed authentication. */
+  user?: UserInfo;
+  impersonatedUser?: UserInfo;
+  sourceIP: string;
+  userAgent?: string;
+  /** performance.now() when the request arrived. */
+  received: number;
+}
+
+export interface AuditRecord {
+  /** The authorizer's decision, for the authorization.k8s.io annotations. */
+  decided(allowed: boolean, reason: string): void;
+  /** Long-running requests only: the response head went out (101 for an upgrade). */
+  started(code: number): void;
+  complete(code: number, failure?: { reason: string; message: string }): void;
+}
+
+export interface AuditLog {
+  begin(facts: AuditFacts): AuditRecord | undefined;
+  readonly events: number;
+  close(): Promise<void>;
+}
+
+/** Microsecond RFC 3339, as kube-apiserver writes it. */
+export function microTime(perfNow: number): string {
+  const epochMicros = Math.round((performance.timeOrigin + perfNow) * 1000);
+  const iso = new Date(Math.floor(epochMicros / 1000)).toISOString();
+  return `${iso.slice(0, 23)}${String(epochMicros % 1000).padStart(3, '0')}Z`;
+}
+
+function userOf(u: UserInfo) {
+  return { username: u.name, ...(u.uid ? { uid: u.uid } : {}), groups: u.groups, ...(Object.keys(u.extra).length ? { extra: u.extra } : {}) };
+}
+
+function objectRef(a: RequestAttributes) {
+  if (!a.isResourceRequest) return undefined;
+  return {
+    resource: a.resource, ...(a.namespace ? { namespace: a.namespace } : {}), ...(a.name ? { name: a.name } : {}),
+    ...(a.apiGroup ? { apiGroup: a.apiGroup } : {}), apiVersion: a.apiVersion, ...(a.subresource ? { subresource: a.subresource } : {}),
+  };
+}
+
+export function createAuditLog(path: string, policy: () => AuditPolicy): AuditLog {
+  const out = pino.destination({ dest: path, sync: false, mkdir: true, append: true, mode: 0o600 });
+  try { chmodSync(path, 0o600); } catch { /* created by the writer a moment later; its mode is 0600 */ }
+  let events = 0;
+  const write = (event: object) => { events++; out.write(`${JSON.stringify(event)}\n`); };
+  return {
+    get events() { return events; },
+    begin(f) {
+      const { level, omitStages } = policy().evaluate(f.user, f.attrs);
+      if (level === 'None') return undefined;
+      const annotations: Record<string, string> = {};
+      const base = () => ({
+        kind: 'Event', apiVersion: 'audit.k8s.io/v1', level, auditID: f.auditId,
+        requestURI: f.requestURI, verb: f.attrs.verb,
+        user: f.user ? userOf(f.user) : {},
+        ...(f.impersonatedUser ? { impersonatedUser: userOf(f.impersonatedUser) } : {}),
+        sourceIPs: [f.sourceIP], ...(f.userAgent ? { userAgent: f.userAgent } : {}),
+        ...(objectRef(f.attrs) ? { objectRef: objectRef(f.attrs) } : {}),
+      });
+      const emit = (stage: AuditStage, extra: object = {}) => {
+        if (omitStages.has(stage)) return;
+        write({ ...base(), stage, ...extra, requestReceivedTimestamp: microTime(f.received), stageTimestamp: microTime(performance.now()), ...(Object.keys(annotations).length ? { annotations } : {}) });
+      };
+      emit('RequestReceived');
+      let done = false;
+      return {
+        decided(allowed, reason) {
+          annotations['authorization.k8s.io/decision'] = allowed ? 'allow' : 'forbid';
+          if (reason) annotations['authorization.k8s.io/reason'] = reason;
+        },
+        started(code) { emit('ResponseStarted', { responseStatus: { metadata: {}, code } }); },
+        complete(code, failure) {
+          if (done) return;
+          done = true;
+          emit('ResponseComplete', { responseStatus: failure ? { metadata: {}, status: 'Failure', ...failure, code } : { metadata: {}, code } });
+        },
+      };
+    },
+    close() {
+      return new Promise((resolve) => {
+        out.flush?.();
+        out.once('close', () => resolve());
+        out.end();
+      });
+    },
+  };
+}
