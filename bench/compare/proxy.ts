@@ -275,7 +275,7 @@ http {
     { name: 'direct (origin, plain HTTP)', short: 'direct', port: originPort, url: `http://127.0.0.1:${originPort}`, headers: [], pids: [origin.proc.pid!] },
     ...(hasNginx ? [{ name: 'nginx TLS proxy (no authn)', short: 'nginx', port: nport, url: `https://127.0.0.1:${nport}`, caFile: ca, headers: [], pids: [nginxWorkerPid(ndir)] }] : []),
     ...(krp ? [{ name: `kube-rbac-proxy ${KRP_VERSION} (TLS + token + static authz)`, short: 'kube-rbac-proxy', port: krpPort, url: `https://127.0.0.1:${krpPort}`, caFile: ca, headers: bearer, pids: [krp.pid!] }] : []),
-    { name: 'kgate (TLS + token + RBAC)', short: 'kgate', port: kport, url: `https://127.0.0.1:${kport}`, caFile: ca, headers: bearer, pids: [kgate.pid!] },
+    { name: 'kgate (TLS + token + RBAC + audit)', short: 'kgate', port: kport, url: `https://127.0.0.1:${kport}`, caFile: ca, headers: bearer, pids: [kgate.pid!] },
     { name: 'kgate, 2 workers', short: 'kgate-2', port: kport2, url: `https://127.0.0.1:${kport2}`, caFile: ca, headers: bearer, pids: [kgate2.pid!, ...childPids(kgate2.pid!)] },
   ];
   const scenarios = {} as Partial<Record<ScenarioKey, Row[]>>;
