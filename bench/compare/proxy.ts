@@ -82,8 +82,8 @@ function cpuSeconds(pid: number): number {
 
 interface Sample { rps: number; p50ms: number; p99ms: number; requests: number }
 
-function wrk(url: string, headers: string[], seconds = DURATION): Sample {
-  const args = ['-t2', `-c${CONCURRENCY}`, `-d${seconds}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
+function wrk(url: string, headers: string[], seconds = DURATION, connections = CONCURRENCY): Sample {
+  const args = [`-t${Math.min(2, connections)}`, `-c${connections}`, `-d${seconds}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
   const r = spawnSync('wrk', args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]);
@@ -154,7 +154,9 @@ export interface Row {
   /** newconn only: the load generator's own CPU per request. */
   clientCpuUs?: number;
 }
-export type ScenarioKey = 'small' | 'newconn' | 'list';
+export type ScenarioKey = 'small' | 'newconn' | 'list' | 'light';
+/** Moderate load: one connection, one request at a time, so latency is the proxy's own, not queueing. */
+export const LIGHT_ROUNDS = 3;
 
 async function measure(key: ScenarioKey, contenders: Contender[], originPort: number): Promise<Row[]> {
   const path = key === 'list' ? LIST_PATH : SMALL_PATH;
@@ -163,15 +165,15 @@ async function measure(key: ScenarioKey, contenders: Contender[], originPort: nu
     const bytes = await probe(c, path);
     if (expected !== undefined && bytes !== expected) throw new Error(`${c.name} ${path}: ${bytes} bytes, not ${expected}`);
     // Warm-up, not measured: JIT, pools, caches (kube-rbac-proxy's TokenReview) on this path.
-    if (key === 'newconn') newConnections(c, WARMUP); else wrk(c.url + path, c.headers, WARMUP);
+    if (key === 'newconn') newConnections(c, WARMUP); else wrk(c.url + path, c.headers, WARMUP, key === 'light' ? 1 : CONCURRENCY);
   }
   const results = new Map<string, { rps: number[]; p50: number[]; p99: number[]; cpuUs: number[]; conns: number[]; clientCpuUs: number[] }>();
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; round < (key === 'light' ? LIGHT_ROUNDS : ROUNDS); round++) {
     for (const c of contenders) {
       const cpuOf = () => c.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
       const conns0 = await originConnections(originPort);
       const before = cpuOf();
-      const r: Sample & { clientCpuUs?: number } = key === 'newconn' ? newConnections(c) : wrk(c.url + path, c.headers);
+      const r: Sample & { clientCpuUs?: number } = key === 'newconn' ? newConnections(c) : wrk(c.url + path, c.headers, DURATION, key === 'light' ? 1 : CONCURRENCY);
       const cpu = cpuOf() - before;
       const conns = (await originConnections(originPort)) - conns0;
       const e = results.get(c.name) ?? results.set(c.name, { rps: [], p50: [], p99: [], cpuUs: [], conns: [], clientCpuUs: [] }).get(c.name)!;
@@ -281,7 +283,7 @@ http {
   const scenarios = {} as Partial<Record<ScenarioKey, Row[]>>;
   if (typeof newconn === 'string') newconnBinary = newconn;
   else process.stdout.write(`  new-connection scenario left out: ${newconn.missing}\n`);
-  for (const key of ['small', 'newconn', 'list'] as const) if (key !== 'newconn' || newconnBinary) scenarios[key] = await measure(key, contenders, originPort);
+  for (const key of ['small', 'newconn', 'list', 'light'] as const) if (key !== 'newconn' || newconnBinary) scenarios[key] = await measure(key, contenders, originPort);
   const krpCalls = krp ? await (await fetch(`http://127.0.0.1:${stubPort}/calls`)).json() as { tokenReviews: number; subjectAccessReviews: number } : undefined;
   const streams = await runStreams(
     { name: 'direct', host: '127.0.0.1', port: originPort },
