@@ -106,4 +106,7 @@ t.test('an audit policy file is honoured and a bad one stops the start with its 
     extra: { audit: { path: 'audit.log', policyFile: 'audit-policy.yaml' } },
     before: (dir) => writeFileSync(join(dir, 'audit-policy.yaml'), 'apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- {level: Request}\n'),
   }), /audit-policy\.yaml: line 4: rules\[0\]\.level: Request records request or response bodies/);
+  // Its folder's parent is a file: the path cannot be created.
+  await t.rejects(startTestGateway({ upstream: { url: up.url }, extra: { audit: { path: 'gateway.yaml/audit/audit.log' } } }),
+    /gateway\.yaml\/audit\/audit\.log: audit\.path: cannot open the audit log \(ENOTDIR\)/, 'an audit log that cannot be written stops the start');
 });

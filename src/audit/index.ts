@@ -20,7 +20,7 @@ export function createAudit(cfg: { path: string; policyFile?: string }, log: Log
     policy = () => watched.current;
     close = () => watched.close();
   }
-  const auditLog = createAuditLog(cfg.path, () => policy());
+  const auditLog = createAuditLog(cfg.path, () => policy(), (err) => log.error({ path: cfg.path, err }, 'audit log write failed'));
   log.info({ path: cfg.path, policyFile: cfg.policyFile ?? '(every request at Metadata)' }, 'audit trail on');
   return { log: auditLog, async close() { close(); await auditLog.close(); } };
 }

@@ -2,7 +2,9 @@
 // appended to a 0600 file through an asynchronous buffered writer (pino's SonicBoom), so auditing costs a
 // JSON.stringify per event and no synchronous write on the request path.
 import { performance } from 'node:perf_hooks';
-import { chmodSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ConfigError } from '../errors.ts';
 import pino from 'pino';
 import type { RequestAttributes } from '../request/index.ts';
 import type { UserInfo } from '../authn/user.ts';
@@ -55,9 +57,19 @@ function objectRef(a: RequestAttributes) {
   };
 }
 
-export function createAuditLog(path: string, policy: () => AuditPolicy): AuditLog {
-  const out = pino.destination({ dest: path, sync: false, mkdir: true, append: true, mode: 0o600 });
-  try { chmodSync(path, 0o600); } catch { /* created by the writer a moment later; its mode is 0600 */ }
+export function createAuditLog(path: string, policy: () => AuditPolicy, onError: (err: Error) => void = () => {}): AuditLog {
+  // Open it once here, synchronously: a path that cannot be written stops the start with a clear error instead of
+  // failing later in the background.
+  try {
+    // One level only: the folder next to gateway.yaml (audit/), not a whole tree on a mistyped path.
+    try { mkdirSync(dirname(path), { mode: 0o700 }); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; }
+    closeSync(openSync(path, 'a', 0o600));
+  } catch (err) {
+    throw new ConfigError([{ file: path, field: 'audit.path', message: `cannot open the audit log (${(err as NodeJS.ErrnoException).code ?? String(err)})` }]);
+  }
+  const out = pino.destination({ dest: path, sync: false, append: true, mode: 0o600 });
+  // A write that fails later (disk full) must not crash the gateway: it is reported, loudly, by the caller.
+  out.on('error', onError);
   let events = 0;
   const write = (event: object) => { events++; out.write(`${JSON.stringify(event)}\n`); };
   return {

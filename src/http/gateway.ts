@@ -47,6 +47,9 @@ interface Seen { attrs?: RequestAttributes; requester?: UserInfo; user?: UserInf
 
 export async function createGateway(config: Config, log: Logger): Promise<Gateway> {
   const tls = readTlsMaterial(config.tls);
+  // First of the parts that hold files or timers: a bad audit path or policy stops the start before anything opens.
+  const audit = config.audit ? createAudit(config.audit, log) : undefined;
+  const auditLog = audit?.log;
   const authn = createAuthenticators(config.authentication, log, tls.ca ? parseCAs(tls.ca) : undefined);
   const authenticate = createUnionAuthenticator(authn.authenticators, { anonymous: config.authentication.anonymous });
   const backoff = config.authentication.backoff.enabled ? createBackoff(config.authentication.backoff) : undefined;
@@ -55,8 +58,6 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const upstream = createApiServerUpstream(config.upstreams.apiServer);
   const health = createHealthProbe(upstream.pool, upstream.ownHeaders);
   const mounts = createMounts(config, log);
-  const audit = config.audit ? createAudit(config.audit, log) : undefined;
-  const auditLog = audit?.log;
   const limits = config.limits;
   let shuttingDown = false;
   const inFlight = { readOnly: 0, mutating: 0 };
