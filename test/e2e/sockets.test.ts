@@ -150,8 +150,13 @@ if (!cluster) {
       });
       t.equal(r.statusCode, 200);
       const seen = readLines(r.body, (l) => Boolean(l.result?.events));
-      await sleep(300);
-      await call(gw, admin, 'POST', '/etcd/v3/kv/put', { key: b64(key), value: b64('watched') });
+      // Write until the watch reports it (it may not be registered in etcd the moment its head arrives).
+      let got = false;
+      void seen.then(() => { got = true; });
+      for (let i = 0; i < 20 && !got; i++) {
+        await call(gw, admin, 'POST', '/etcd/v3/kv/put', { key: b64(key), value: b64('watched') });
+        await Promise.race([seen, sleep(500)]);
+      }
       const lines = await seen;
       t.ok(lines[0].result.created, 'the watch was created first');
       t.match(lines.at(-1).result.events[0].kv, { key, value: 'watched' });
@@ -224,15 +229,21 @@ if (!cluster) {
       const r = await request(`${gw.url}/containerd/v1/namespaces/${ns}/events`, { dispatcher: gw.agent, headers: { authorization: `Bearer ${admin}` } });
       t.equal(r.statusCode, 200);
       t.match(r.headers['content-type'], 'application/x-ndjson');
-      const name = `kgate-events-${process.pid}`;
       const seen = readLines(r.body, (l) => l.topic === '/containers/create');
-      await sleep(300);
-      t.equal((await run('ctr', ['--address', cluster.containerd.socket, '-n', ns, 'containers', 'create', cluster.containerd.image, name])).code, 0);
+      // Create containers until the stream reports one (the subscription may trail the response head).
+      let got = false;
+      void seen.then(() => { got = true; });
+      const names: string[] = [];
+      for (let i = 0; i < 20 && !got; i++) {
+        names.push(`kgate-events-${process.pid}-${i}`);
+        t.equal((await run('ctr', ['--address', cluster.containerd.socket, '-n', ns, 'containers', 'create', cluster.containerd.image, names.at(-1)!])).code, 0);
+        await Promise.race([seen, sleep(500)]);
+      }
       const lines = await seen;
       t.match(lines.at(-1), { namespace: ns, topic: '/containers/create', timestamp: String });
       conforms(t, 'ContainerdEvent', lines.at(-1));
       r.body.destroy();
-      await run('ctr', ['--address', cluster.containerd.socket, '-n', ns, 'containers', 'delete', name]);
+      for (const name of names) await run('ctr', ['--address', cluster.containerd.socket, '-n', ns, 'containers', 'delete', name]);
     });
 
     await t.test('a generic socket mount strips its prefix and keeps the query', async (t) => {
