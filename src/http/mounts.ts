@@ -17,7 +17,6 @@ export interface Mounts {
   /** The route for an admitted non-resource request, or undefined for the API server. Throws KgateError when the
    *  mount refuses the call (etcd read-only). */
   route(method: string, rawTarget: string, path: string): MountRoute | undefined;
-  readonly names: string[];
   close(): Promise<void>;
 }
 
@@ -38,7 +37,6 @@ export function createMounts(config: Config, log: Logger): Mounts {
   }
 
   return {
-    names,
     route(method, rawTarget, path) {
       if (containerdClient && (path === '/containerd' || path.startsWith('/containerd/'))) {
         const query = new URLSearchParams(rawTarget.includes('?') ? rawTarget.slice(rawTarget.indexOf('?') + 1) : '');

@@ -23,8 +23,3 @@ export function createSocketUpstream(name: string, prefix: string, socketPath: s
   };
 }
 
-/** The upstream path for a gateway path under `prefix` ("/etcd/v3/kv/range" -> "/v3/kv/range"), or undefined. */
-export function underPrefix(path: string, prefix: string): string | undefined {
-  if (path === prefix) return '/';
-  return path.startsWith(prefix) && path.charCodeAt(prefix.length) === 47 /* / */ ? path.slice(prefix.length) : undefined;
-}
