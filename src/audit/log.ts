@@ -78,13 +78,14 @@ export function createAuditLog(path: string, policy: () => AuditPolicy, onError:
       const { level, omitStages } = policy().evaluate(f.user, f.attrs);
       if (level === 'None') return undefined;
       const annotations: Record<string, string> = {};
+      const ref = objectRef(f.attrs);
       const base = () => ({
         kind: 'Event', apiVersion: 'audit.k8s.io/v1', level, auditID: f.auditId,
         requestURI: f.requestURI, verb: f.attrs.verb,
         user: f.user ? userOf(f.user) : {},
         ...(f.impersonatedUser ? { impersonatedUser: userOf(f.impersonatedUser) } : {}),
         sourceIPs: [f.sourceIP], ...(f.userAgent ? { userAgent: f.userAgent } : {}),
-        ...(objectRef(f.attrs) ? { objectRef: objectRef(f.attrs) } : {}),
+        ...(ref ? { objectRef: ref } : {}),
       });
       const emit = (stage: AuditStage, extra: object = {}) => {
         if (omitStages.has(stage)) return;

@@ -7,7 +7,7 @@ import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { KgateError } from '../errors.ts';
 import { inboundHeaders } from '../proxy/headers.ts';
-import { upstreamError, type ClientRequest, type ClientResponse, type ForwardOutcome } from '../proxy/forward.ts';
+import { upstreamError, type ClientResponse, type ForwardOptions, type ForwardOutcome } from '../proxy/forward.ts';
 
 /** etcd answers every request with `Access-Control-Allow-Origin: *`: a browser on the LAN must not get that from kgate. */
 export const ETCD_DROPPED_HEADERS: ReadonlySet<string> = new Set(['access-control-allow-origin', 'access-control-allow-headers', 'access-control-allow-methods']);
@@ -82,16 +82,8 @@ export function decodeKeyValues(node: unknown): unknown {
 /** The most a decoded (buffered) answer may be; larger ones are served raw only. */
 const MAX_DECODED_BYTES = 64 * 1024 * 1024;
 
-export interface DecodedForwardOptions {
-  dispatcher: Dispatcher;
-  method: string;
-  path: string;
-  headers: string[];
-  body: ClientRequest | null;
-  timeoutMs: number;
-  stream: boolean;
-  onHead?: (status: number) => void;
-}
+/** forward()'s options, with `stream` (decode line by line) in place of the head-flushing ones. */
+export type DecodedForwardOptions = Pick<ForwardOptions, 'dispatcher' | 'method' | 'path' | 'headers' | 'body' | 'timeoutMs' | 'onHead'> & { stream: boolean };
 
 /**
  * `?decode=true`: the answer is rewritten, so it is not spliced through like any other. An ordinary answer is
