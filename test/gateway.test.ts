@@ -82,6 +82,25 @@ t.test('plain http upstream (8080-style)', async (t) => {
     }
   });
 
+  t.test('what kgate answers itself and what it proxies: /kgate/ is kgate\'s, a look-alike path and other methods are not', async (t) => {
+    const before = proxied(up);
+    const live = await request(`${gw.url}/kgate/livez`, { dispatcher: gw.agent });
+    t.equal(live.statusCode, 200, '/kgate/livez answered by kgate');
+    await live.body.dump();
+    t.equal(proxied(up), before, 'kgate routes never reach the upstream');
+    const lookAlike = await request(`${gw.url}/kgatex/livez`, { dispatcher: gw.agent, headers: auth });
+    t.equal(lookAlike.statusCode, 200, 'a path that only starts with "kgate" is proxied like any other');
+    t.equal((await lookAlike.body.json() as { url: string }).url, '/kgatex/livez');
+    t.equal(proxied(up), before + 1);
+    const lookAlikeAnon = await request(`${gw.url}/kgatex/livez`, { dispatcher: gw.agent });
+    t.equal(lookAlikeAnon.statusCode, 401, '... and authenticated like any other');
+    await lookAlikeAnon.body.dump();
+    const trace = await rawRequest(gw.port, gw.caPem, `TRACE /api HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gw.adminToken}\r\nConnection: close\r\n\r\n`);
+    t.equal(trace.status, 400, 'a method kube-apiserver does not serve is refused');
+    t.match(JSON.parse(trace.body), { kind: 'Status', code: 400, message: /TRACE/ });
+    t.equal(proxied(up), before + 1, 'nothing more reached the upstream');
+  });
+
   t.test('upstream status codes and bodies are relayed', async (t) => {
     const r = await request(`${gw.url}/status/404`, { dispatcher: gw.agent, headers: auth });
     t.equal(r.statusCode, 404);

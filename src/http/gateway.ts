@@ -5,6 +5,7 @@ import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
+import { createSecureServer } from 'node:http2';
 import { watchPath } from '../config/watched-file.ts';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Transform, type Duplex } from 'node:stream';
@@ -77,7 +78,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   authn.tokens?.on('reload', recheckStreams);
   authn.passwords?.on('reload', recheckStreams);
 
-  const app = createFastify(tls, limits, log);
+  const app = createFastify(tls, limits, log, direct);
 
   /** Stages 1-4. Throws KgateError; never reads the body. */
   async function admit(method: string, rawTarget: string, rawHeaders: string[], remoteAddress: string, tlsSocket: TLSSocket | undefined, seen: Seen): Promise<Admitted & { headers: Record<string, string[]> }> {
@@ -244,6 +245,20 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     }
   }
 
+  /**
+   * Proxied requests skip Fastify: they need none of its routing, parsing or per-request objects (a Request, a
+   * Reply and a child logger, held for as long as a watch stays open), and the proxy writes the raw response
+   * anyway. Fastify still gets kgate's own API, methods kgate does not proxy, and every request once shutdown began
+   * (its 503 while closing). Returns false for what Fastify should answer.
+   */
+  function direct(req: ClientRequest, res: ClientResponse): boolean {
+    if (shuttingDown || !PROXIED_METHODS.has(req.method ?? '')) return false;
+    const url = req.url ?? '/';
+    if (url.startsWith('/kgate') && (url.length === 6 || url[6] === '/' || url[6] === '?')) return false;
+    void proxyHandler(req, res);
+    return true;
+  }
+
   function sendError(req: ClientRequest, res: ClientResponse, err: unknown, auditId: string) {
     const ce = toClientError(err);
     if (res.headersSent || res.destroyed) return ce;
@@ -283,6 +298,11 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const arm = (socket: TLSSocket, ms: number) => {
     clearTimeout(headDeadline.get(socket));
     headDeadline.set(socket, setTimeout(() => socket.destroy(), ms).unref());
+  };
+  /** A request head arrived: no deadline while it is served (nor a spent timer kept for as long as a watch runs). */
+  const disarm = (socket: object) => {
+    clearTimeout(headDeadline.get(socket));
+    headDeadline.delete(socket);
   };
   // Connection limits, counted on the TCP connection before any TLS work: one per process (maxConnections) and one
   // per source address, so a single host on the LAN cannot hold every slot. Past either, the connection is closed
@@ -325,13 +345,13 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   app.server.on('request', (req: ClientRequest, res: ClientResponse) => {
     if ((req as IncomingMessage).httpVersionMajor !== 1) return;
     const socket = req.socket as TLSSocket;
-    clearTimeout(headDeadline.get(socket));
+    disarm(socket);
     res.once('finish', () => { if (!socket.destroyed) arm(socket, limits.keepAliveTimeoutSeconds * 1000); });
   });
 
   /** exec / attach / port-forward: WebSocket or SPDY/3.1 upgrades on HTTP/1.1 (see proxy/upgrade.ts). */
   async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
-    clearTimeout(headDeadline.get(req.socket));
+    disarm(req.socket);
     const started = performance.now();
     const method = req.method ?? 'GET';
     const rawTarget = req.url ?? '/';
@@ -412,8 +432,9 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
 
   app.register(async (kgate) => registerKgateRoutes(kgate, { health, isShuttingDown: () => shuttingDown }), { prefix: '/kgate' });
+  // What reaches Fastify past direct() and matches no kgate route (a path that only looks like /kgate/...).
   app.route({
-    method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+    method: [...PROXIED_METHODS],
     url: '/*',
     handler: (request, reply) => {
       // kgate writes the response itself (straight from the upstream): Fastify's reply is not used.
@@ -446,20 +467,26 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   };
 }
 
-function createFastify(tls: TlsMaterial, limits: Config['limits'], log: Logger) {
+function createFastify(tls: TlsMaterial, limits: Config['limits'], log: Logger, direct: (req: ClientRequest, res: ClientResponse) => boolean) {
   const https = {
     allowHTTP1: true as const, handshakeTimeout: limits.tlsHandshakeTimeoutSeconds * 1000, maxHeaderSize: limits.maxHeaderBytes,
     settings: { maxHeaderListSize: limits.maxHeaderBytes }, ...serverTlsOptions(tls),
   };
+  const sessionTimeoutMs = limits.keepAliveTimeoutSeconds * 1000;
   return Fastify({
     http2: true,
     https,
+    // The server Fastify would make (HTTP/2 with HTTP/1.1, idle sessions closed), with direct() in front of it.
+    serverFactory: (handler) => {
+      const server = createSecureServer(https, (req, res) => { if (!direct(req, res)) handler(req, res); });
+      server.on('session', (session) => session.setTimeout(sessionTimeoutMs, () => session.close()));
+      return server;
+    },
     loggerInstance: log,
     // One log line per request is written by kgate itself, with the user and the decision.
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { maxParamLength: 65536 },
     keepAliveTimeout: limits.keepAliveTimeoutSeconds * 1000,
-    http2SessionTimeout: limits.keepAliveTimeoutSeconds * 1000,
     return503OnClosing: true,
     genReqId: () => '',
   });
@@ -475,6 +502,8 @@ function tlsSocketOf(req: ClientRequest): TLSSocket | undefined {
 const MAX_HEADER_LINES = 500;
 const NO_CREDENTIALS: ReadonlySet<string> = new Set();
 const READ_ONLY_VERBS = new Set(['get', 'list', 'watch']);
+/** The methods kgate proxies (kube-apiserver's); others get a 400 from Fastify's not-found handler. */
+const PROXIED_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 /** Counts the bytes of a body without a declared length and fails the stream past the limit. */
 function limitBytes(limit: number): Transform {

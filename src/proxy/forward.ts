@@ -59,33 +59,7 @@ export function upstreamError(err: unknown, upstream?: string): KgateError {
  */
 export function forward(res: ClientResponse, opts: ForwardOptions, onError: (err: KgateError) => void): Promise<ForwardOutcome> {
   return new Promise((resolve) => {
-    let controller: Dispatcher.DispatchController | undefined;
-    let started = false;
-    let settled = false;
-    let bytes = 0;
-    let status = 0;
-    let timer: NodeJS.Timeout | undefined;
-    const finish = (error?: KgateError) => {
-      if (settled) return;
-      settled = true;
-      if (timer) clearTimeout(timer);
-      res.off('close', onClientClose);
-      resolve({ status, bytes, ...(error ? { error } : {}) });
-    };
-    const onClientClose = () => {
-      // 'close' before we ended the response (settled) means the client went away mid-exchange.
-      if (!settled) {
-        const gone = new KgateError('KGATE_UPSTREAM_FAILED', 'client went away', { clientAborted: true });
-        finish(gone);
-        controller?.abort(gone);
-      }
-    };
-    res.on('close', onClientClose);
-    if (opts.timeoutMs > 0) {
-      timer = setTimeout(() => controller?.abort(new KgateError('KGATE_UPSTREAM_TIMEOUT', 'request timed out')), opts.timeoutMs);
-    }
-    const onDrain = () => controller?.resume();
-
+    const exchange = new Exchange(res, opts, onError, resolve);
     opts.dispatcher.dispatch({
       method: opts.method as Dispatcher.HttpMethod,
       path: opts.path,
@@ -93,60 +67,130 @@ export function forward(res: ClientResponse, opts: ForwardOptions, onError: (err
       body: opts.body,
       // Never retried by undici: a request may have a body or side effects, and the client decides about retries.
       idempotent: false,
-    }, {
-      onRequestStart(c) {
-        controller = c;
-        if (settled) c.abort(new KgateError('KGATE_UPSTREAM_FAILED', 'client went away'));
-      },
-      onResponseStart(_c, statusCode, headers, statusMessage) {
-        if (settled) return;
-        started = true;
-        status = statusCode;
-        if (statusCode < 200) return; // 1xx interim responses are not relayed
-        const h = inboundHeaders(headers);
-        if (opts.dropResponseHeaders) for (const name of opts.dropResponseHeaders) delete h[name];
-        if ('stream' in res) (res as Http2ServerResponse).writeHead(statusCode, h); // HTTP/2 has no reason phrase
-        else (res as ServerResponse).writeHead(statusCode, statusMessage || undefined, h);
-        // A watch's first event may be minutes away and kubectl waits for the head: send it now. Ordinary responses
-        // keep head and body in one write (two small writes meet Nagle + delayed ACK: +40 ms per request).
-        if (opts.flushHead) (res as ServerResponse).flushHeaders?.();
-        else if ('cork' in res) {
-          // Head, body and end usually arrive in one read from the upstream: cork until the end of this tick so they
-          // leave in one TLS write (one record) instead of two or three.
-          res.cork();
-          process.nextTick(uncork, res);
-        }
-        opts.onHead?.(statusCode);
-      },
-      onResponseData(c, chunk) {
-        if (settled) return;
-        bytes += chunk.length;
-        if (!(res as NodeJS.WritableStream).write(chunk)) {
-          c.pause();
-          res.once('drain', onDrain);
-        }
-      },
-      onResponseEnd() {
-        if (settled) return;
-        res.end();
-        finish();
-      },
-      onResponseError(_c, err) {
-        if (settled) return;
-        const mapped = upstreamError(err, opts.upstream);
-        if (!started) {
-          status = statusFor(mapped);
-          onError(mapped);
-        } else if (opts.brokenStreamTrailer && status >= 200 && status < 300 && !res.destroyed) {
-          res.end(opts.brokenStreamTrailer(mapped));
-        } else {
-          res.destroy();
-        }
-        finish(mapped);
-      },
-    });
+    }, exchange);
   });
 }
+
+const kExchange = Symbol('kgate.exchange');
+type Tagged = ClientResponse & { [kExchange]?: Exchange };
+
+/**
+ * One forwarded exchange, and undici's handler for it. A class rather than closures: a watch keeps it for as long
+ * as it stays open, and thousands of watches do (bench: RSS per idle watch). The client response's listeners are
+ * shared functions that find their exchange on the response.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private started = false;
+  private settled = false;
+  private bytes = 0;
+  private status = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly res: Tagged;
+  private readonly opts: ForwardOptions;
+  private readonly onError: (err: KgateError) => void;
+  private readonly resolve: (outcome: ForwardOutcome) => void;
+
+  constructor(res: ClientResponse, opts: ForwardOptions, onError: (err: KgateError) => void, resolve: (outcome: ForwardOutcome) => void) {
+    this.res = res;
+    this.opts = opts;
+    this.onError = onError;
+    this.resolve = resolve;
+    this.res[kExchange] = this;
+    res.on('close', onClientClose);
+    if (opts.timeoutMs > 0) this.timer = setTimeout(timedOut, opts.timeoutMs, this);
+  }
+
+  private finish(error?: KgateError): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.res.off('close', onClientClose);
+    this.res[kExchange] = undefined;
+    this.resolve({ status: this.status, bytes: this.bytes, ...(error ? { error } : {}) });
+  }
+
+  /** The client went away before the exchange was over: finish, and abort the upstream request at once. */
+  clientClosed(): void {
+    if (this.settled) return;
+    const gone = new KgateError('KGATE_UPSTREAM_FAILED', 'client went away', { clientAborted: true });
+    this.finish(gone);
+    this.controller?.abort(gone);
+  }
+
+  timedOut(): void {
+    this.controller?.abort(new KgateError('KGATE_UPSTREAM_TIMEOUT', 'request timed out'));
+  }
+
+  drained(): void {
+    this.controller?.resume();
+  }
+
+  onRequestStart(c: Dispatcher.DispatchController): void {
+    this.controller = c;
+    if (this.settled) c.abort(new KgateError('KGATE_UPSTREAM_FAILED', 'client went away'));
+  }
+
+  onResponseStart(c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
+    if (this.settled) return;
+    const { res, opts } = this;
+    this.started = true;
+    this.status = statusCode;
+    if (statusCode < 200) return; // 1xx interim responses are not relayed
+    const h = inboundHeaders(headers);
+    if (opts.dropResponseHeaders) for (const name of opts.dropResponseHeaders) delete h[name];
+    if ('stream' in res) (res as Http2ServerResponse).writeHead(statusCode, h); // HTTP/2 has no reason phrase
+    else (res as ServerResponse).writeHead(statusCode, statusMessage || undefined, h);
+    // The head is relayed: undici need not keep its raw buffers (and the read they came in) for as long as a
+    // watch stays open.
+    c.rawHeaders = null;
+    // A watch's first event may be minutes away and kubectl waits for the head: send it now. Ordinary responses
+    // keep head and body in one write (two small writes meet Nagle + delayed ACK: +40 ms per request).
+    if (opts.flushHead) (res as ServerResponse).flushHeaders?.();
+    else if ('cork' in res) {
+      // Head, body and end usually arrive in one read from the upstream: cork until the end of this tick so they
+      // leave in one TLS write (one record) instead of two or three.
+      res.cork();
+      process.nextTick(uncork, res);
+    }
+    opts.onHead?.(statusCode);
+  }
+
+  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.settled) return;
+    this.bytes += chunk.length;
+    if (!(this.res as NodeJS.WritableStream).write(chunk)) {
+      c.pause();
+      this.res.once('drain', onDrain);
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.settled) return;
+    this.res.end();
+    this.finish();
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    if (this.settled) return;
+    const { res, opts } = this;
+    const mapped = upstreamError(err, opts.upstream);
+    if (!this.started) {
+      this.status = statusFor(mapped);
+      this.onError(mapped);
+    } else if (opts.brokenStreamTrailer && this.status >= 200 && this.status < 300 && !res.destroyed) {
+      res.end(opts.brokenStreamTrailer(mapped));
+    } else {
+      res.destroy();
+    }
+    this.finish(mapped);
+  }
+}
+
+// 'close' before the exchange finished (finish() removes this listener) means the client went away mid-exchange.
+function onClientClose(this: Tagged): void { this[kExchange]?.clientClosed(); }
+function onDrain(this: Tagged): void { this[kExchange]?.drained(); }
+function timedOut(exchange: Exchange): void { exchange.timedOut(); }
 
 function uncork(res: ServerResponse): void {
   res.uncork();
