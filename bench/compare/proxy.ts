@@ -29,6 +29,8 @@ const KGATE_NODE_FLAGS = (/^#!\/usr\/bin\/env -S node (.*)$/m.exec(readFileSync(
 const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const WARMUP = 1;
+/** BENCH_SCENARIOS=small,list (for example) measures only those; the stream tests always run. */
+const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'small,newconn,list,light').split(',');
 const CONCURRENCY = 50;
 /** The origin answers this path with exactly LIST_BYTES of ConfigMapList JSON (origin.ts), anything else with 1 KiB. */
 export const LIST_PATH = '/api/v1/namespaces/bench/configmaps';
@@ -209,7 +211,9 @@ export async function runCompare() {
   const docs: object[] = [{ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'bench-reader' }, rules: [{ nonResourceURLs: ['/bench', '/bench/*', '/big'], verbs: ['get'] }, { apiGroups: [''], resources: ['pods', 'configmaps'], verbs: ['get', 'list', 'watch'] }] }];
   for (let i = 0; i < 200; i++) docs.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: i % 2 ? 'RoleBinding' : 'ClusterRoleBinding', metadata: { name: `b${i}`, ...(i % 2 ? { namespace: `ns${i % 20}` } : {}) }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'bench-reader' }, subjects: [{ kind: 'User', name: i === 0 ? 'bench' : `user${i}` }] });
   writeFileSync(join(kdir, 'policy', 'rbac.yaml'), docs.map((d) => stringify(d)).join('---\n'));
-  const kport = 20000 + Math.floor(Math.random() * 20000);
+  // Below Linux's ephemeral range (32768-60999), where the thousands of client sockets of the watch test (and the
+  // TIME_WAIT they leave) could already hold the port.
+  const kport = 10000 + Math.floor(Math.random() * 20000);
   // Connection limits raised: the watch test opens thousands of connections from one address (default 500).
   const cfg = readFileSync(join(kdir, 'gateway.yaml'), 'utf8').replace(/listen: .*/, `listen: 127.0.0.1:${kport}`).replace('url: http://127.0.0.1:1', `url: http://127.0.0.1:${originPort}`) + 'log: {level: warn}\nlimits: {maxConnections: 20000, maxConnectionsPerClient: 20000}\naudit: {path: audit.log}\n';
   writeFileSync(join(kdir, 'gateway.yaml'), cfg);
@@ -227,6 +231,16 @@ export async function runCompare() {
   const kgateH2 = spawn(node, [...KGATE_NODE_FLAGS, join(root, 'src', 'cli', 'main.ts'), 'serve', '--config', join(kdir, 'gateway-h2.yaml')], { stdio: 'inherit' });
   children.push(kgateH2);
   await waitForPort(kportH2);
+  // For the watch-memory test only, fresh processes: kgate as above (the first one has served the throughput
+  // scenarios by then), and the floors: what Node's TLS, and Node's HTTP server over it, cost per idle connection
+  // before a gateway adds anything (floor.ts).
+  const kportFresh = kport + 5;
+  const kgateFresh = spawn(node, [...KGATE_NODE_FLAGS, join(root, 'src', 'cli', 'main.ts'), 'serve', '--config', join(kdir, 'gateway.yaml'), '--listen', `127.0.0.1:${kportFresh}`], { stdio: 'inherit' });
+  children.push(kgateFresh);
+  await waitForPort(kportFresh);
+  const floorEnv = { FLOOR_TLS_CERT: join(kdir, 'certs', 'server.crt'), FLOOR_TLS_KEY: join(kdir, 'certs', 'server.key') };
+  const floorTls = await startAndWait(node, [join(root, 'bench', 'compare', 'floor.ts')], /listening (\d+)/, { env: { ...floorEnv, FLOOR: 'tls' } });
+  const floorHttps = await startAndWait(node, [join(root, 'bench', 'compare', 'floor.ts')], /listening (\d+)/, { env: { ...floorEnv, FLOOR: 'https' } });
   await sleep(500);
 
   // kube-rbac-proxy: the same certificate; its Kubernetes API is the stub (TokenReview, SubjectAccessReview).
@@ -249,7 +263,8 @@ worker_processes 1;
 daemon off;
 error_log ${ndir}/logs/error.log warn;
 pid ${ndir}/nginx.pid;
-events { worker_connections 1024; }
+worker_rlimit_nofile 16384;
+events { worker_connections 12000; }
 http {
   access_log off;
   upstream origin { server 127.0.0.1:${originPort}; keepalive 64; }
@@ -283,12 +298,19 @@ http {
   const scenarios = {} as Partial<Record<ScenarioKey, Row[]>>;
   if (typeof newconn === 'string') newconnBinary = newconn;
   else process.stdout.write(`  new-connection scenario left out: ${newconn.missing}\n`);
-  for (const key of ['small', 'newconn', 'list', 'light'] as const) if (key !== 'newconn' || newconnBinary) scenarios[key] = await measure(key, contenders, originPort);
+  for (const key of ['small', 'newconn', 'list', 'light'] as const) if ((key !== 'newconn' || newconnBinary) && SCENARIOS.includes(key)) scenarios[key] = await measure(key, contenders, originPort);
   const krpCalls = krp ? await (await fetch(`http://127.0.0.1:${stubPort}/calls`)).json() as { tokenReviews: number; subjectAccessReviews: number } : undefined;
+  const tlsTarget = { host: '127.0.0.1', tls: { ca: readFileSync(ca, 'utf8') } };
   const streams = await runStreams(
     { name: 'direct', host: '127.0.0.1', port: originPort },
-    { name: 'kgate', host: '127.0.0.1', port: kport, tls: { ca: readFileSync(ca, 'utf8') }, token: TOKEN, pid: kgate.pid! },
-    { name: 'kgate, https upstream', host: '127.0.0.1', port: kportH2, tls: { ca: readFileSync(ca, 'utf8') }, token: TOKEN, pid: kgateH2.pid! },
+    { name: 'kgate', ...tlsTarget, port: kport, token: TOKEN, pid: kgate.pid! },
+    [
+      { name: 'kgate, plain upstream (8080-style)', short: 'kgate', ...tlsTarget, port: kportFresh, token: TOKEN, pid: kgateFresh.pid! },
+      { name: 'kgate, https upstream reached over HTTP/2 (16443-style)', short: 'kgate-h2', ...tlsTarget, port: kportH2, token: TOKEN, pid: kgateH2.pid! },
+      { name: 'floor: node:http2 secure server (HTTP/1.1 allowed), holding each response open', short: 'node-https', ...tlsTarget, port: Number(floorHttps.match[1]), pid: floorHttps.proc.pid! },
+      { name: 'floor: bare node:tls server, a 200 head per connection', short: 'node-tls', ...tlsTarget, port: Number(floorTls.match[1]), pid: floorTls.proc.pid! },
+      ...(nginx ? [{ name: 'nginx TLS proxy (one worker, proxy_buffering off)', short: 'nginx', ...tlsTarget, port: nport, pid: nginxWorkerPid(ndir) }] : []),
+    ],
     originPort, Number(process.env.BENCH_WATCHES ?? 5000),
   );
   await stopAll();

@@ -106,9 +106,17 @@ export async function bigDownload(t: StreamTarget, pid?: number): Promise<{ mibP
   return { mibPerSecond: bytes / 1024 / 1024 / seconds, rssGrowthKiB: peak - base };
 }
 
-/** RSS of the target's process before, with `watches` idle watches open, and 3 s after they closed. */
-async function watchMemory(target: StreamTarget & { pid: number }, watches: number) {
-  await sleep(500);
+export interface MemoryTarget extends StreamTarget { pid: number; short: string }
+export interface WatchMemory { name: string; short: string; before: number; during: number; after: number; kibPerWatch: number; afterVsBefore: number }
+
+/**
+ * RSS of the target's process before, with `watches` idle watches open, and 3 s after they closed. Every target is
+ * measured the same way: a fresh process, warmed up by 500 watches opened and closed (JIT, pools, the allocator's
+ * first growth), so that what one contender served earlier cannot flatter or burden its number.
+ */
+async function watchMemory(target: MemoryTarget, watches: number): Promise<WatchMemory> {
+  for (const s of await openWatches(target, Math.min(500, watches))) s.destroy();
+  await sleep(1000);
   const before = rssKiB(target.pid);
   const sockets = await openWatches(target, watches);
   await sleep(1500);
@@ -117,10 +125,11 @@ async function watchMemory(target: StreamTarget & { pid: number }, watches: numb
   await sleep(3000);
   const after = rssKiB(target.pid);
   process.stdout.write(`  streams: ${target.name}: ${watches} watches: RSS ${before} -> ${during} -> ${after} KiB\n`);
-  return { before, during, after, kibPerWatch: (during - before) / watches, afterVsBefore: after / before };
+  return { name: target.name, short: target.short, before, during, after, kibPerWatch: (during - before) / watches, afterVsBefore: after / before };
 }
 
-export async function runStreams(direct: StreamTarget, kgate: StreamTarget & { pid: number }, kgateH2: StreamTarget & { pid: number }, originPort: number, watches: number) {
+/** Event latency and the 1 GiB stream through `kgate`; watch memory for each of `memoryTargets`. */
+export async function runStreams(direct: StreamTarget, kgate: StreamTarget & { pid: number }, memoryTargets: MemoryTarget[], originPort: number, watches: number) {
   const latencyDirect: number[] = [];
   const latencyKgate: number[] = [];
   const log = (m: string) => process.stdout.write(`  streams: ${m}\n`);
@@ -129,15 +138,13 @@ export async function runStreams(direct: StreamTarget, kgate: StreamTarget & { p
     latencyKgate.push(await eventLatency(kgate, originPort));
     log(`event latency round ${round + 1}: direct ${latencyDirect.at(-1)!.toFixed(3)} ms, kgate ${latencyKgate.at(-1)!.toFixed(3)} ms`);
   }
-  const m = await watchMemory(kgate, watches);
-  const h2 = await watchMemory(kgateH2, watches);
+  const memory: WatchMemory[] = [];
+  for (const t of memoryTargets) memory.push(await watchMemory(t, watches));
   const bigDirect = await bigDownload(direct);
   const bigKgate = await bigDownload(kgate, kgate.pid);
   log(`1 GiB: direct ${bigDirect.mibPerSecond.toFixed(0)} MiB/s, kgate ${bigKgate.mibPerSecond.toFixed(0)} MiB/s, RSS growth ${bigKgate.rssGrowthKiB} KiB`);
   return {
-    watches, rssBeforeKiB: m.before, rssWithWatchesKiB: m.during, rssAfterKiB: m.after,
-    kibPerWatch: m.kibPerWatch, rssAfterVsBefore: m.afterVsBefore,
-    h2: h2,
+    watches, memory,
     eventLatencyMsDirect: median(latencyDirect), eventLatencyMsKgate: median(latencyKgate),
     bigMiBpsDirect: bigDirect.mibPerSecond, bigMiBpsKgate: bigKgate.mibPerSecond, bigRssGrowthKiB: bigKgate.rssGrowthKiB,
   };
