@@ -231,13 +231,17 @@ export async function runCompare() {
   const kgateH2 = spawn(node, [...KGATE_NODE_FLAGS, join(root, 'src', 'cli', 'main.ts'), 'serve', '--config', join(kdir, 'gateway-h2.yaml')], { stdio: 'inherit' });
   children.push(kgateH2);
   await waitForPort(kportH2);
-  // For the watch-memory test only, fresh processes: kgate as above (the first one has served the throughput
+  // For the watch-memory and 1 GiB tests only, fresh processes: kgate as above (the first one has served the throughput
   // scenarios by then), and the floors: what Node's TLS, and Node's HTTP server over it, cost per idle connection
   // before a gateway adds anything (floor.ts).
   const kportFresh = kport + 5;
   const kgateFresh = spawn(node, [...KGATE_NODE_FLAGS, join(root, 'src', 'cli', 'main.ts'), 'serve', '--config', join(kdir, 'gateway.yaml'), '--listen', `127.0.0.1:${kportFresh}`], { stdio: 'inherit' });
   children.push(kgateFresh);
   await waitForPort(kportFresh);
+  const kportBig = kport + 6;
+  const kgateBig = spawn(node, [...KGATE_NODE_FLAGS, join(root, 'src', 'cli', 'main.ts'), 'serve', '--config', join(kdir, 'gateway.yaml'), '--listen', `127.0.0.1:${kportBig}`], { stdio: 'inherit' });
+  children.push(kgateBig);
+  await waitForPort(kportBig);
   const floorEnv = { FLOOR_TLS_CERT: join(kdir, 'certs', 'server.crt'), FLOOR_TLS_KEY: join(kdir, 'certs', 'server.key') };
   const floorTls = await startAndWait(node, [join(root, 'bench', 'compare', 'floor.ts')], /listening (\d+)/, { env: { ...floorEnv, FLOOR: 'tls' } });
   const floorHttps = await startAndWait(node, [join(root, 'bench', 'compare', 'floor.ts')], /listening (\d+)/, { env: { ...floorEnv, FLOOR: 'https' } });
@@ -304,6 +308,7 @@ http {
   const streams = await runStreams(
     { name: 'direct', host: '127.0.0.1', port: originPort },
     { name: 'kgate', ...tlsTarget, port: kport, token: TOKEN, pid: kgate.pid! },
+    { name: 'kgate, fresh', ...tlsTarget, port: kportBig, token: TOKEN, pid: kgateBig.pid! },
     [
       { name: 'kgate, plain upstream (8080-style)', short: 'kgate', ...tlsTarget, port: kportFresh, token: TOKEN, pid: kgateFresh.pid! },
       { name: 'kgate, https upstream reached over HTTP/2 (16443-style)', short: 'kgate-h2', ...tlsTarget, port: kportH2, token: TOKEN, pid: kgateH2.pid! },

@@ -128,8 +128,11 @@ async function watchMemory(target: MemoryTarget, watches: number): Promise<Watch
   return { name: target.name, short: target.short, before, during, after, kibPerWatch: (during - before) / watches, afterVsBefore: after / before };
 }
 
-/** Event latency and the 1 GiB stream through `kgate`; watch memory for each of `memoryTargets`. */
-export async function runStreams(direct: StreamTarget, kgate: StreamTarget & { pid: number }, memoryTargets: MemoryTarget[], originPort: number, watches: number) {
+/**
+ * Event latency and the 1 GiB stream through `kgate` (the process that served the throughput scenarios), the 1 GiB
+ * stream again through `kgateFresh` (a process that has served nothing), and watch memory for each of `memoryTargets`.
+ */
+export async function runStreams(direct: StreamTarget, kgate: StreamTarget & { pid: number }, kgateFresh: StreamTarget & { pid: number }, memoryTargets: MemoryTarget[], originPort: number, watches: number) {
   const latencyDirect: number[] = [];
   const latencyKgate: number[] = [];
   const log = (m: string) => process.stdout.write(`  streams: ${m}\n`);
@@ -142,10 +145,12 @@ export async function runStreams(direct: StreamTarget, kgate: StreamTarget & { p
   for (const t of memoryTargets) memory.push(await watchMemory(t, watches));
   const bigDirect = await bigDownload(direct);
   const bigKgate = await bigDownload(kgate, kgate.pid);
-  log(`1 GiB: direct ${bigDirect.mibPerSecond.toFixed(0)} MiB/s, kgate ${bigKgate.mibPerSecond.toFixed(0)} MiB/s, RSS growth ${bigKgate.rssGrowthKiB} KiB`);
+  const bigFresh = await bigDownload(kgateFresh, kgateFresh.pid);
+  log(`1 GiB: direct ${bigDirect.mibPerSecond.toFixed(0)} MiB/s, kgate ${bigKgate.mibPerSecond.toFixed(0)} MiB/s, RSS growth ${bigKgate.rssGrowthKiB} KiB; a fresh kgate: ${bigFresh.mibPerSecond.toFixed(0)} MiB/s, RSS growth ${bigFresh.rssGrowthKiB} KiB`);
   return {
     watches, memory,
     eventLatencyMsDirect: median(latencyDirect), eventLatencyMsKgate: median(latencyKgate),
     bigMiBpsDirect: bigDirect.mibPerSecond, bigMiBpsKgate: bigKgate.mibPerSecond, bigRssGrowthKiB: bigKgate.rssGrowthKiB,
+    bigMiBpsFresh: bigFresh.mibPerSecond, bigRssGrowthKiBFresh: bigFresh.rssGrowthKiB,
   };
 }
