@@ -19,8 +19,9 @@ export function kubectl(kubeconfig: string, args: string[], opts: { input?: stri
 }
 
 /** Start a long-running kubectl (e.g. `get -w`) and collect its output until stopped. */
-export function kubectlStream(kubeconfig: string, args: string[]) {
-  const child = spawn('kubectl', [`--kubeconfig=${kubeconfig}`, ...args], { env: { ...process.env, KUBECONFIG: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function kubectlStream(kubeconfig: string, args: string[], env: Record<string, string> = {}) {
+  const child = spawn('kubectl', [`--kubeconfig=${kubeconfig}`, ...args], { env: { ...process.env, KUBECONFIG: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
   let stdout = '', stderr = '';
   child.stdout.on('data', (c: Buffer) => { stdout += c; });
   child.stderr.on('data', (c: Buffer) => { stderr += c; });
@@ -33,5 +34,6 @@ export function kubectlStream(kubeconfig: string, args: string[]) {
       return false;
     },
     stop() { child.kill('SIGTERM'); },
+    exited,
   };
 }
