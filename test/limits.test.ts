@@ -163,3 +163,40 @@ t.test('connection limits: per source address and per process; a stalled handsha
   const closed = await new Promise<boolean>((resolve) => { raw.once('close', () => resolve(true)); raw.on('error', () => {}); });
   t.ok(closed, 'a stalled handshake is closed by the gateway');
 });
+
+t.test('HTTP/2 streams per connection are capped: one connection cannot hold watches past maxStreamsPerConnection', async (t) => {
+  const up = await startFixtureUpstream();
+  const gw = await startTestGateway({ upstream: { url: up.url }, limits: { maxStreamsPerConnection: 3 } });
+  const session = http2Connect(gw.url, { ca: gw.caPem, servername: 'localhost' });
+  t.teardown(async () => { session.destroy(); await gw.close(); await up.close(); });
+  await new Promise((resolve) => session.once('remoteSettings', resolve));
+  t.equal(session.remoteSettings.maxConcurrentStreams, 3, 'the cap is advertised in SETTINGS');
+  const events: string[] = [];
+  const watch = (name: string) => {
+    const s = session.request({ ':path': '/api/v1/namespaces/d/pods?watch=true', authorization: `Bearer ${gw.adminToken}` });
+    s.on('response', (h) => events.push(`${name} ${h[':status']}`));
+    s.on('error', () => {});
+    return s;
+  };
+  const open = [watch('w1'), watch('w2'), watch('w3')];
+  for (let i = 0; i < 100 && up.openWatches() < 3; i++) await new Promise((r) => setTimeout(r, 50));
+  t.equal(up.openWatches(), 3, 'three watches are open upstream');
+  const fourth = watch('w4');
+  const fourthEnded = new Promise<string>((resolve) => { fourth.once('response', () => resolve('served')); fourth.once('close', () => resolve(`refused (${fourth.rstCode})`)); });
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(up.openWatches(), 3, 'a fourth stream is held back: it never reached the upstream');
+  t.same(events, ['w1 200', 'w2 200', 'w3 200'], 'and got no answer');
+  events.push('w1 closed');
+  open[0]!.close();
+  // Node's client sends the waiting stream as soon as it counts a slot free, which may be before the gateway
+  // counted w1's reset: then it is refused, and a retry is served.
+  const outcome = await fourthEnded;
+  t.comment(`the waiting stream was ${outcome}`);
+  const retry = outcome === 'served' ? fourth : watch('w5');
+  if (retry !== fourth) await new Promise<void>((resolve) => retry.once('response', () => resolve()));
+  t.equal(events.at(-1)?.endsWith(' 200'), true, 'once a stream is free, the connection serves another watch');
+  t.equal(events.indexOf('w1 closed'), 3, 'nothing beyond the cap was served while three were open');
+  for (let i = 0; i < 100 && up.openWatches() !== 3; i++) await new Promise((r) => setTimeout(r, 50));
+  t.equal(up.openWatches(), 3, 'still three upstream');
+  for (const s of [...open, fourth, retry]) s.close();
+});

@@ -90,6 +90,8 @@ export const LimitsSchema = Type.Object({
   maxConnections: Type.Integer({ minimum: 1, default: 10000 }),
   /** Open TCP connections from one source address, so one LAN host cannot take them all. */
   maxConnectionsPerClient: Type.Integer({ minimum: 1, default: 500 }),
+  /** Concurrent HTTP/2 streams per connection (kube-apiserver's 100; Node's default is unlimited). */
+  maxStreamsPerConnection: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
   /** A TLS handshake that does not complete in this time is dropped (Node's default is 120 s). */
   tlsHandshakeTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, default: 10 }),
   /** Largest request body forwarded for create/update/patch (kube-apiserver's limit is 3 MiB). */

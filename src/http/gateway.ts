@@ -470,7 +470,9 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
 function createFastify(tls: TlsMaterial, limits: Config['limits'], log: Logger, direct: (req: ClientRequest, res: ClientResponse) => boolean) {
   const https = {
     allowHTTP1: true as const, handshakeTimeout: limits.tlsHandshakeTimeoutSeconds * 1000, maxHeaderSize: limits.maxHeaderBytes,
-    settings: { maxHeaderListSize: limits.maxHeaderBytes }, ...serverTlsOptions(tls),
+    // Without a stream cap one HTTP/2 connection could hold any number of watches, each with its upstream
+    // connection, past every per-connection limit.
+    settings: { maxHeaderListSize: limits.maxHeaderBytes, maxConcurrentStreams: limits.maxStreamsPerConnection }, ...serverTlsOptions(tls),
   };
   const sessionTimeoutMs = limits.keepAliveTimeoutSeconds * 1000;
   return Fastify({
