@@ -128,10 +128,12 @@ ${table(scenarios.list, { mib: true })}
 
 ## Long-running streams
 
-### ${fmt(streams.watches, 0)} idle watches, one TLS connection each
+### ${fmt(streams.watches, 0)} idle watches
 
-Each contender is a fresh process, warmed up by 500 watches opened and closed, then measured: RSS before, with
-the watches open, and 3 s after they closed (nginx's worker is the one from the runs above). The two floors are
+Each watch is its own HTTP/1.1 TLS connection, unless the row says HTTP/2 streams: then 100 watches share each
+TLS connection, as client-go multiplexes an informer's watches (kgate and kube-apiserver allow 100 streams per
+connection). Each contender is a fresh process, warmed up by 500 watches opened and closed, then measured: RSS
+before, with the watches open, and 3 s after they closed (nginx's worker is the one from the runs above). The two floors are
 not gateways: they show what Node's TLS, and Node's HTTP server over it, cost per idle connection before a gateway
 adds anything of its own. The TLS client is Node's, which offers X25519MLKEM768 first, as kubectl does since Go
 1.24; Node's OpenSSL 3.5 takes it, Debian's OpenSSL 3.0 under nginx does not know it and settles on X25519.

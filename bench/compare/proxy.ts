@@ -242,9 +242,14 @@ export async function runCompare() {
   const kgateBig = spawn(node, [...KGATE_NODE_FLAGS, join(root, 'src', 'cli', 'main.ts'), 'serve', '--config', join(kdir, 'gateway.yaml'), '--listen', `127.0.0.1:${kportBig}`], { stdio: 'inherit' });
   children.push(kgateBig);
   await waitForPort(kportBig);
+  const kportH2Clients = kport + 7;
+  const kgateH2Clients = spawn(node, [...KGATE_NODE_FLAGS, join(root, 'src', 'cli', 'main.ts'), 'serve', '--config', join(kdir, 'gateway.yaml'), '--listen', `127.0.0.1:${kportH2Clients}`], { stdio: 'inherit' });
+  children.push(kgateH2Clients);
+  await waitForPort(kportH2Clients);
   const floorEnv = { FLOOR_TLS_CERT: join(kdir, 'certs', 'server.crt'), FLOOR_TLS_KEY: join(kdir, 'certs', 'server.key') };
   const floorTls = await startAndWait(node, [join(root, 'bench', 'compare', 'floor.ts')], /listening (\d+)/, { env: { ...floorEnv, FLOOR: 'tls' } });
   const floorHttps = await startAndWait(node, [join(root, 'bench', 'compare', 'floor.ts')], /listening (\d+)/, { env: { ...floorEnv, FLOOR: 'https' } });
+  const floorHttpsH2 = await startAndWait(node, [join(root, 'bench', 'compare', 'floor.ts')], /listening (\d+)/, { env: { ...floorEnv, FLOOR: 'https' } });
   await sleep(500);
 
   // kube-rbac-proxy: the same certificate; its Kubernetes API is the stub (TokenReview, SubjectAccessReview).
@@ -314,6 +319,8 @@ http {
       { name: 'kgate, https upstream reached over HTTP/2 (16443-style)', short: 'kgate-h2', ...tlsTarget, port: kportH2, token: TOKEN, pid: kgateH2.pid! },
       { name: 'floor: node:http2 secure server (HTTP/1.1 allowed), holding each response open', short: 'node-https', ...tlsTarget, port: Number(floorHttps.match[1]), pid: floorHttps.proc.pid! },
       { name: 'floor: bare node:tls server, a 200 head per connection', short: 'node-tls', ...tlsTarget, port: Number(floorTls.match[1]), pid: floorTls.proc.pid! },
+      { name: 'kgate, plain upstream, watches as HTTP/2 streams (100 per connection)', short: 'kgate-h2-clients', ...tlsTarget, port: kportH2Clients, token: TOKEN, pid: kgateH2Clients.pid!, streamsPerConnection: 100 },
+      { name: 'floor: node:http2 secure server, watches as HTTP/2 streams (100 per connection)', short: 'node-https-h2-clients', ...tlsTarget, port: Number(floorHttpsH2.match[1]), pid: floorHttpsH2.proc.pid!, streamsPerConnection: 100 },
       ...(nginx ? [{ name: 'nginx TLS proxy (one worker, proxy_buffering off)', short: 'nginx', ...tlsTarget, port: nport, pid: nginxWorkerPid(ndir) }] : []),
     ],
     originPort, Number(process.env.BENCH_WATCHES ?? 5000),

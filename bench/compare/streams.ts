@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { connect as tlsConnect } from 'node:tls';
 import { connect as netConnect, type Socket } from 'node:net';
+import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { median } from '../stats.ts';
@@ -106,7 +107,28 @@ export async function bigDownload(t: StreamTarget, pid?: number): Promise<{ mibP
   return { mibPerSecond: bytes / 1024 / 1024 / seconds, rssGrowthKiB: peak - base };
 }
 
-export interface MemoryTarget extends StreamTarget { pid: number; short: string }
+export interface MemoryTarget extends StreamTarget {
+  pid: number; short: string;
+  /** Watches as HTTP/2 streams, this many on each connection (as client-go multiplexes them), instead of one HTTP/1.1 connection each. */
+  streamsPerConnection?: number;
+}
+
+/** Open `n` watches as HTTP/2 streams, `perConnection` on each TLS connection; resolves when every response head arrived. */
+async function openH2Watches(t: StreamTarget, n: number, perConnection: number): Promise<{ destroy(): void }> {
+  const sessions: ClientHttp2Session[] = [];
+  for (let i = 0; i < n; i += perConnection) {
+    const session = http2Connect(`https://${t.host}:${t.port}`, { ca: t.tls!.ca, servername: 'localhost' });
+    session.on('error', () => {});
+    sessions.push(session);
+    await new Promise<void>((resolve, reject) => { session.once('remoteSettings', () => resolve()); session.once('error', reject); });
+    await Promise.all(Array.from({ length: Math.min(perConnection, n - i) }, () => new Promise<void>((resolve, reject) => {
+      const s = session.request({ ':path': '/api/v1/namespaces/bench/pods?watch=true', ...(t.token ? { authorization: `Bearer ${t.token}` } : {}) });
+      s.on('error', reject);
+      s.once('response', (h) => (h[':status'] === 200 ? resolve() : reject(new Error(`watch refused: ${h[':status']}`))));
+    })));
+  }
+  return { destroy() { for (const s of sessions) s.destroy(); } };
+}
 export interface WatchMemory { name: string; short: string; before: number; during: number; after: number; kibPerWatch: number; afterVsBefore: number }
 
 /**
@@ -115,13 +137,19 @@ export interface WatchMemory { name: string; short: string; before: number; duri
  * first growth), so that what one contender served earlier cannot flatter or burden its number.
  */
 async function watchMemory(target: MemoryTarget, watches: number): Promise<WatchMemory> {
-  for (const s of await openWatches(target, Math.min(500, watches))) s.destroy();
+  const per = target.streamsPerConnection;
+  const open = async (n: number) => {
+    if (per) return openH2Watches(target, n, per);
+    const sockets = await openWatches(target, n);
+    return { destroy() { for (const s of sockets) s.destroy(); } };
+  };
+  (await open(Math.min(500, watches))).destroy();
   await sleep(1000);
   const before = rssKiB(target.pid);
-  const sockets = await openWatches(target, watches);
+  const opened = await open(watches);
   await sleep(1500);
   const during = rssKiB(target.pid);
-  for (const s of sockets) s.destroy();
+  opened.destroy();
   await sleep(3000);
   const after = rssKiB(target.pid);
   process.stdout.write(`  streams: ${target.name}: ${watches} watches: RSS ${before} -> ${during} -> ${after} KiB\n`);
