@@ -220,36 +220,32 @@ export async function runCompare() {
   // 16443-style: the same gateway with an https upstream (verified with the CA), which kgate reaches over HTTP/2.
   const kportH2 = kport + 4;
   writeFileSync(join(kdir, 'gateway-h2.yaml'), cfg.replace(/listen: .*/, `listen: 127.0.0.1:${kportH2}`).replace(`url: http://127.0.0.1:${originPort}`, `url: https://127.0.0.1:${originTlsPort}\n    caFile: certs/ca.crt`));
-  const kgate = spawn(node, [...KGATE_NODE_FLAGS, join(root, 'src', 'cli', 'main.ts'), 'serve', '--config', join(kdir, 'gateway.yaml')], { stdio: 'inherit' });
-  children.push(kgate);
-  await waitForPort(kport);
+  /** One kgate process serving `config` on `port`; resolves once it listens. */
+  const startKgate = async (config: string, port: number, extra: string[] = []) => {
+    const proc = spawn(node, [...KGATE_NODE_FLAGS, join(root, 'src', 'cli', 'main.ts'), 'serve', '--config', join(kdir, config), '--listen', `127.0.0.1:${port}`, ...extra], { stdio: 'inherit' });
+    children.push(proc);
+    await waitForPort(port);
+    return proc;
+  };
+  const kgate = await startKgate('gateway.yaml', kport);
   // The same gateway with two worker processes (one per core here), on the next port.
   const kport2 = kport + 2;
-  const kgate2 = spawn(node, [...KGATE_NODE_FLAGS, join(root, 'src', 'cli', 'main.ts'), 'serve', '--config', join(kdir, 'gateway.yaml'), '--listen', `127.0.0.1:${kport2}`, '--workers', '2'], { stdio: 'inherit' });
-  children.push(kgate2);
-  await waitForPort(kport2);
-  const kgateH2 = spawn(node, [...KGATE_NODE_FLAGS, join(root, 'src', 'cli', 'main.ts'), 'serve', '--config', join(kdir, 'gateway-h2.yaml')], { stdio: 'inherit' });
-  children.push(kgateH2);
-  await waitForPort(kportH2);
+  const kgate2 = await startKgate('gateway.yaml', kport2, ['--workers', '2']);
+  const kgateH2 = await startKgate('gateway-h2.yaml', kportH2);
   // For the watch-memory and 1 GiB tests only, fresh processes: kgate as above (the first one has served the throughput
   // scenarios by then), and the floors: what Node's TLS, and Node's HTTP server over it, cost per idle connection
   // before a gateway adds anything (floor.ts).
   const kportFresh = kport + 5;
-  const kgateFresh = spawn(node, [...KGATE_NODE_FLAGS, join(root, 'src', 'cli', 'main.ts'), 'serve', '--config', join(kdir, 'gateway.yaml'), '--listen', `127.0.0.1:${kportFresh}`], { stdio: 'inherit' });
-  children.push(kgateFresh);
-  await waitForPort(kportFresh);
+  const kgateFresh = await startKgate('gateway.yaml', kportFresh);
   const kportBig = kport + 6;
-  const kgateBig = spawn(node, [...KGATE_NODE_FLAGS, join(root, 'src', 'cli', 'main.ts'), 'serve', '--config', join(kdir, 'gateway.yaml'), '--listen', `127.0.0.1:${kportBig}`], { stdio: 'inherit' });
-  children.push(kgateBig);
-  await waitForPort(kportBig);
+  const kgateBig = await startKgate('gateway.yaml', kportBig);
   const kportH2Clients = kport + 7;
-  const kgateH2Clients = spawn(node, [...KGATE_NODE_FLAGS, join(root, 'src', 'cli', 'main.ts'), 'serve', '--config', join(kdir, 'gateway.yaml'), '--listen', `127.0.0.1:${kportH2Clients}`], { stdio: 'inherit' });
-  children.push(kgateH2Clients);
-  await waitForPort(kportH2Clients);
-  const floorEnv = { FLOOR_TLS_CERT: join(kdir, 'certs', 'server.crt'), FLOOR_TLS_KEY: join(kdir, 'certs', 'server.key') };
-  const floorTls = await startAndWait(node, [join(root, 'bench', 'compare', 'floor.ts')], /listening (\d+)/, { env: { ...floorEnv, FLOOR: 'tls' } });
-  const floorHttps = await startAndWait(node, [join(root, 'bench', 'compare', 'floor.ts')], /listening (\d+)/, { env: { ...floorEnv, FLOOR: 'https' } });
-  const floorHttpsH2 = await startAndWait(node, [join(root, 'bench', 'compare', 'floor.ts')], /listening (\d+)/, { env: { ...floorEnv, FLOOR: 'https' } });
+  const kgateH2Clients = await startKgate('gateway.yaml', kportH2Clients);
+  const startFloor = (kind: 'tls' | 'https') => startAndWait(node, [join(root, 'bench', 'compare', 'floor.ts')], /listening (\d+)/,
+    { env: { FLOOR: kind, FLOOR_TLS_CERT: join(kdir, 'certs', 'server.crt'), FLOOR_TLS_KEY: join(kdir, 'certs', 'server.key') } });
+  const floorTls = await startFloor('tls');
+  const floorHttps = await startFloor('https');
+  const floorHttpsH2 = await startFloor('https');
   await sleep(500);
 
   // kube-rbac-proxy: the same certificate; its Kubernetes API is the stub (TokenReview, SubjectAccessReview).
