@@ -127,3 +127,62 @@ subjects: [{kind: User, name: viewer}]
     t.equal(up.upgrades.length, before, 'the upstream was never dialled');
   });
 });
+
+t.test('WebSocket upgrades through the proxy subresources, once upstreams.apiServer.proxyUpgrades enables them', async (t) => {
+  const up = await startFixtureUpstream();
+  const gw = await startTestGateway({ upstream: { url: up.url, proxyUpgrades: true }, extraTokens: 'tok-proxier,proxier,8,""\ntok-viewer,viewer,7,""\n', authorization: [{ mode: 'RBAC', policyFile: 'policy.yaml' }],
+    // proxier may reach services through the API server's proxy; viewer may only read them.
+    before: (dir) => writeFileSync(join(dir, 'policy.yaml'), `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: service-proxy}
+rules: [{apiGroups: [""], resources: [services/proxy], verbs: [get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: proxier}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: service-proxy}
+subjects: [{kind: User, name: proxier}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: service-reader}
+rules: [{apiGroups: [""], resources: [services], verbs: [get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: viewer}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: service-reader}
+subjects: [{kind: User, name: viewer}]
+`) });
+  t.teardown(async () => { await gw.close(); await up.close(); });
+  const proxyPath = '/api/v1/namespaces/d/services/chat:8080/proxy/socket?room=1';
+
+  await t.test('a user with get on services/proxy opens a WebSocket through it, spliced after 101', async (t) => {
+    const ws = new WebSocket(`${gw.url.replace('https', 'wss')}${proxyPath}`, { ca: gw.caPem, headers: { authorization: 'Bearer tok-proxier' } });
+    t.teardown(() => ws.terminate());
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    const echoed = new Promise<Buffer>((resolve) => ws.once('message', (d: Buffer) => resolve(d)));
+    ws.send(Buffer.from('\u0000hello'));
+    t.equal((await echoed).subarray(1).toString(), 'hello', 'frames cross the splice both ways');
+    const seen = up.upgrades.at(-1)!;
+    t.equal(seen.url, proxyPath, 'the target is forwarded byte for byte');
+    t.notOk(seen.rawHeaders.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'authorization'), 'the client credential does not reach the upstream');
+  });
+
+  await t.test('refused before anything is dialled: no get on the proxy subresource, SPDY, a resource or path with no proxy subresource', async (t) => {
+    const before = up.upgrades.length;
+    const ws = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+    const cases: [string, string, RegExp][] = [
+      ['viewer may read services, not proxy to them', `GET ${proxyPath} HTTP/1.1\r\nAuthorization: Bearer tok-viewer\r\n${ws}`, /^HTTP\/1\.1 403 [\s\S]*cannot get resource \\"services\/proxy\\"/],
+      ['SPDY is for the kubelet streams only', `POST ${proxyPath} HTTP/1.1\r\nAuthorization: Bearer ${gw.adminToken}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n`, /^HTTP\/1\.1 400 [\s\S]*only websocket/],
+      ['a configmap has no proxy subresource', `GET /api/v1/namespaces/d/configmaps/c/proxy HTTP/1.1\r\nAuthorization: Bearer ${gw.adminToken}\r\n${ws}`, /^HTTP\/1\.1 400 /],
+      ['the legacy /api/v1/proxy form', `GET /api/v1/proxy/namespaces/d/services/chat/ HTTP/1.1\r\nAuthorization: Bearer ${gw.adminToken}\r\n${ws}`, /^HTTP\/1\.1 400 /],
+      ['pods list', `GET /api/v1/namespaces/d/pods HTTP/1.1\r\nAuthorization: Bearer ${gw.adminToken}\r\n${ws}`, /^HTTP\/1\.1 400 [\s\S]*proxy subresources of pods, services and nodes/],
+    ];
+    for (const [name, head, expected] of cases) {
+      const r = await raw(gw.port, gw.caPem, `${head}Host: x\r\n\r\n`);
+      t.match(r.data, expected, name);
+    }
+    t.equal(up.upgrades.length, before, 'the upstream was never dialled');
+  });
+});

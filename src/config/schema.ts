@@ -54,6 +54,9 @@ export const ApiServerSchema = Type.Object({
   /** How the end user's identity reaches the API server. */
   identity: Type.Union([Type.Literal('impersonate'), Type.Literal('requestheader'), Type.Literal('none')], { default: 'none' }),
   connections: Type.Integer({ minimum: 1, default: 128 }),
+  /** WebSocket upgrades through the API server's proxy subresources (pods/proxy, services/proxy, nodes/proxy):
+   *  off by default, since they reach whatever listens behind a pod, a service or a node's kubelet. */
+  proxyUpgrades: Type.Boolean({ default: false }),
 }, closed);
 
 export const EtcdSchema = Type.Object({

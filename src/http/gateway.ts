@@ -377,10 +377,18 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       const a = await admit(method, rawTarget, rawHeaders, remoteAddress, tlsSocketOf(req), seen);
       user = a.user.name;
       auditId = auditIdOf(a.headers);
-      if (!(a.attrs.isResourceRequest && a.attrs.apiGroup === '' && a.attrs.resource === 'pods' && UPGRADE_SUBRESOURCES.has(a.attrs.subresource))) {
-        throw new KgateError('KGATE_BAD_REQUEST', 'protocol upgrades are only allowed on pods/exec, pods/attach and pods/portforward');
+      const target = upgradeTarget(a.attrs, config.upstreams.apiServer.proxyUpgrades);
+      if (!target) {
+        throw new KgateError('KGATE_BAD_REQUEST', config.upstreams.apiServer.proxyUpgrades
+          ? 'protocol upgrades are only allowed on pods/exec, pods/attach, pods/portforward and the proxy subresources of pods, services and nodes'
+          : 'protocol upgrades are only allowed on pods/exec, pods/attach and pods/portforward');
       }
-      if (a.attrs.verb !== 'create') {
+      if (target === 'proxy' && protocol !== 'websocket') {
+        throw new KgateError('KGATE_BAD_REQUEST', `upgrading to ${JSON.stringify(asked)} is not supported on a proxy subresource; only websocket`);
+      }
+      // A proxy subresource is authorized with the verb its method maps to (get for a WebSocket's GET), as
+      // kube-apiserver does; the streaming subresources need create.
+      if (target === 'stream' && a.attrs.verb !== 'create') {
         // A WebSocket exec is a GET; like kube-apiserver >= 1.35 it also needs create, what SPDY's POST is checked for.
         const create = { ...attributesFor(a.user, a.attrs), verb: 'create' };
         const d = await authorizer.authorize(create);
@@ -521,6 +529,15 @@ function limitBytes(limit: number): Transform {
 
 const UPGRADE_PROTOCOLS = new Map([['websocket', 'websocket'], ['spdy/3.1', 'SPDY/3.1']]);
 const UPGRADE_SUBRESOURCES = new Set(['exec', 'attach', 'portforward']);
+const PROXY_RESOURCES = new Set(['pods', 'services', 'nodes']);
+
+/** Where an upgrade may go: the kubelet's streaming subresources, or (when enabled) the proxy subresources. */
+function upgradeTarget(attrs: RequestAttributes, proxyUpgrades: boolean): 'stream' | 'proxy' | undefined {
+  if (!attrs.isResourceRequest || attrs.apiGroup !== '') return undefined;
+  if (attrs.resource === 'pods' && UPGRADE_SUBRESOURCES.has(attrs.subresource)) return 'stream';
+  if (proxyUpgrades && attrs.subresource === 'proxy' && PROXY_RESOURCES.has(attrs.resource) && attrs.name !== '') return 'proxy';
+  return undefined;
+}
 
 function withoutHeader(raw: string[], lowerName: string): string[] {
   const out: string[] = [];
