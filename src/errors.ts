@@ -14,6 +14,7 @@ export type KgateErrorCode =
   | 'KGATE_UPSTREAM_UNAVAILABLE' // refused, socket missing, DNS: nothing was sent
   | 'KGATE_UPSTREAM_FAILED' // the upstream broke the exchange (reset, malformed response)
   | 'KGATE_UPSTREAM_TIMEOUT'
+  | 'KGATE_SHUTTING_DOWN' // a new upgrade on a kept-alive connection after shutdown began
   | 'KGATE_HEADER_INVARIANT'; // a credential header survived hygiene: refuse to forward (defence in depth)
 
 export class KgateError extends Error {

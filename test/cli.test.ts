@@ -157,19 +157,22 @@ t.test('npm start (dev mode) creates certs-dev on first run and serves', async (
   t.equal(await s.exited, 0);
 });
 
-t.test('graceful shutdown: SIGTERM stops accepting, ends open watches at the grace deadline, exits 0', async (t) => {
+t.test('graceful shutdown: SIGTERM stops accepting, ends open watches and exec sessions at the grace deadline with their audit events, exits 0', async (t) => {
   const { startFixtureUpstream } = await import('./fixtures/upstream.ts');
+  const { default: WebSocket } = await import('ws');
+  const { connect: tlsConnect } = await import('node:tls');
   const up = await startFixtureUpstream();
   const dir = mkdtempSync(join(tmpdir(), 'kgate-cli-'));
   t.teardown(async () => { rmSync(dir, { recursive: true, force: true }); await up.close(); });
   t.equal((await kgate(['init', '--dir', dir, '--upstream', up.url])).code, 0);
-  writeFileSync(join(dir, 'gateway.yaml'), `${readFileSync(join(dir, 'gateway.yaml'), 'utf8')}limits: {shutdownGraceSeconds: 1}\n`);
+  writeFileSync(join(dir, 'gateway.yaml'), `${readFileSync(join(dir, 'gateway.yaml'), 'utf8')}limits: {shutdownGraceSeconds: 1}\naudit: {path: audit.log}\n`);
   const port = await freePort();
   const s = startServe(['serve', '--config', join(dir, 'gateway.yaml'), '--listen', `127.0.0.1:${port}`]);
   t.teardown(() => s.child.kill('SIGKILL'));
   t.ok(await s.ready, s.output());
-  const token = readFileSync(join(dir, 'credentials/basic_token.csv'), 'utf8').split(',')[0];
-  const agent = new Agent({ connect: { ca: readFileSync(join(dir, 'certs/ca.crt')), servername: 'localhost' } });
+  const token = readFileSync(join(dir, 'credentials/basic_token.csv'), 'utf8').split(',')[0]!;
+  const ca = readFileSync(join(dir, 'certs/ca.crt'));
+  const agent = new Agent({ connect: { ca, servername: 'localhost' } });
   t.teardown(() => agent.close());
   const watch = await request(`https://127.0.0.1:${port}/api/v1/pods?watch=true`, { dispatcher: agent, headers: { authorization: `Bearer ${token}` } });
   t.equal(watch.statusCode, 200);
@@ -179,12 +182,39 @@ t.test('graceful shutdown: SIGTERM stops accepting, ends open watches at the gra
     watch.body.on('end', () => resolve(Date.now() - t0));
     watch.body.resume();
   });
+  const execPath = '/api/v1/namespaces/d/pods/web/exec?command=sh&stdin=true&stdout=true';
+  const session = new WebSocket(`wss://127.0.0.1:${port}${execPath}`, ['v5.channel.k8s.io'], { ca, headers: { authorization: `Bearer ${token}` } });
+  session.on('error', () => { /* cut by the shutdown */ });
+  await new Promise((resolve, reject) => { session.once('open', resolve); session.once('unexpected-response', reject); });
+  const sessionClosed = new Promise<void>((resolve) => session.once('close', () => resolve()));
+  // An HTTP/1.1 connection busy with a slow request when shutdown begins, which then asks for an upgrade.
+  const busy = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost', ALPNProtocols: ['http/1.1'] });
+  busy.on('error', () => { /* closed by the shutdown */ });
+  let busyData = '';
+  busy.on('data', (c: Buffer) => { busyData += c.toString('latin1'); });
+  const busyClosed = new Promise<void>((resolve) => busy.once('close', () => resolve()));
+  await new Promise((resolve) => busy.once('secureConnect', resolve));
+  busy.write(`GET /slow HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+  await new Promise((r) => setTimeout(r, 100));
+
   s.child.kill('SIGTERM');
+  for (let i = 0; i < 100 && !s.output().includes('"msg":"shutting down"'); i++) await new Promise((r) => setTimeout(r, 20));
+  busy.write(`GET ${execPath} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
   const code = await s.exited;
   t.equal(code, 0, 'exit code 0');
+  await busyClosed;
+  t.notMatch(busyData, /HTTP\/1\.1 101/, 'no new session once shutdown began');
+  t.match(busyData, /HTTP\/1\.1 503 [\s\S]*the gateway is shutting down/, 'the late upgrade is told why');
   const after = await Promise.race([ended, new Promise<number>((r) => setTimeout(() => r(-1), 3000))]);
   t.ok(after >= 0, `the open watch was closed (after ${after} ms)`);
+  await sessionClosed;
+  t.pass('the exec session was closed');
   t.match(s.output(), /"msg":"shutting down"/);
+  t.match(s.output(), /"msg":"stopped"/, 'close() finished: the streams were ended, not cut by exit');
+  const events = readFileSync(join(dir, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { stage: string; requestURI: string });
+  for (const uri of ['/api/v1/pods?watch=true', execPath]) {
+    t.ok(events.some((e) => e.stage === 'ResponseComplete' && e.requestURI === uri), `ResponseComplete written for ${uri}`);
+  }
   const refused = await request(`https://127.0.0.1:${port}/kgate/livez`, { dispatcher: agent }).then(() => 'served', (e: NodeJS.ErrnoException) => e.code ?? 'error');
   t.not(refused, 'served', 'no new connections after shutdown');
 });

@@ -15,7 +15,7 @@ const execPath = '/api/v1/namespaces/d/pods/web/exec?command=sh&stdin=true&stdou
 /** `until` matched: `after` may write more and says whether the exchange is complete (default: complete). */
 function raw(port: number, ca: string, request: string, until?: RegExp, after?: (s: ReturnType<typeof connect>, data: string) => boolean) {
   return new Promise<{ data: string; closed: boolean }>((resolve) => {
-    const s = connect({ host: '127.0.0.1', port, ca, servername: 'localhost', ALPNProtocols: ['http/1.1'] }, () => s.write(request));
+    const s = connect({ host: '127.0.0.1', port, ca, servername: 'localhost', ALPNProtocols: ['http/1.1'] }, () => s.write(request, 'latin1'));
     let data = '';
     const timer = setTimeout(() => { resolve({ data, closed: false }); s.destroy(); }, 4000);
     s.on('data', (c: Buffer) => {
@@ -103,6 +103,39 @@ subjects: [{kind: User, name: viewer}]
     const r = await raw(gw.port, gw.caPem, `POST /api/v1/namespaces/d/pods/web/portforward HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gw.adminToken}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n\r\n`);
     t.match(r.data, /^HTTP\/1\.1 502 /);
     t.ok(r.closed);
+  });
+
+  await t.test('a broken upstream answer (garbage, an interim 100) is a 502, and the connection dialled for it is closed', async (t) => {
+    for (const fixture of ['garbage', 'continue']) {
+      const r = await raw(gw.port, gw.caPem, `GET ${execPath}&fixture=${fixture} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gw.adminToken}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+      t.match(r.data, /^HTTP\/1\.1 502 /, fixture);
+      t.ok(r.closed, `${fixture}: client connection closed`);
+      for (let i = 0; i < 50 && up.openUpgrades() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      t.equal(up.openUpgrades(), 0, `${fixture}: the upstream connection carrying the exec request is not left open`);
+    }
+  });
+
+  await t.test('a chunked refusal is relayed whole, with the hints a client acts on and the audit id, never the upstream\'s cookies', async (t) => {
+    const r = await raw(gw.port, gw.caPem, `POST ${execPath}&fixture=chunked-refusal HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gw.adminToken}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v5.channel.k8s.io\r\n\r\n`);
+    t.match(r.data, /^HTTP\/1\.1 403 Forbidden\r\n/);
+    t.match(r.data, /\r\nx-accepted-stream-protocol-versions: v4\.channel\.k8s\.io\r\n/);
+    t.match(r.data, /\r\nretry-after: 3\r\n/);
+    t.match(r.data, /\r\naudit-id: [0-9a-f-]{36}\r\n/);
+    t.notMatch(r.data, /set-cookie/i);
+    const body = r.data.slice(r.data.indexOf('\r\n\r\n') + 4);
+    t.equal(JSON.parse(body).message, 'no common stream protocol', 'the body, de-chunked, with a matching content-length');
+    t.match(r.data, new RegExp(`content-length: ${body.length}\r\n`));
+  });
+
+  await t.test('header bytes reach the upstream as the client sent them, and WebSocket subprotocols never ride a SPDY upgrade', async (t) => {
+    const tokenProto = `base64url.bearer.authorization.k8s.io.${Buffer.from(gw.adminToken).toString('base64url')}`;
+    const head = Buffer.from(`POST ${execPath} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gw.adminToken}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Note: caf\u00e9\r\nSec-WebSocket-Protocol: ${tokenProto}, v5.channel.k8s.io\r\n\r\n`, 'latin1');
+    const r = await raw(gw.port, gw.caPem, head.toString('latin1'), /\r\n\r\n/);
+    t.match(r.data, /^HTTP\/1\.1 101 /);
+    const seen = up.upgrades.at(-1)!;
+    const value = (name: string) => seen.rawHeaders.filter((_, i) => i % 2 === 1 && seen.rawHeaders[i - 1]!.toLowerCase() === name);
+    t.same(value('x-note'), ['caf\u00e9'], 'one byte 0xE9, not its UTF-8 encoding');
+    t.same(value('sec-websocket-protocol'), [], 'no subprotocol (and no token in one) forwarded on SPDY');
   });
 
   await t.test('every upstream connection dialled for an upgrade is closed once its client is gone', async (t) => {

@@ -18,8 +18,10 @@ export async function serve(config: Config): Promise<number> {
     stopping = true;
     log.info({ signal, graceSeconds: config.limits.shutdownGraceSeconds }, 'shutting down');
     const deadline = setTimeout(() => {
-      log.warn('grace period over; closing the remaining connections');
-      process.exit(0);
+      log.warn('grace period over; closing the remaining streams');
+      gateway.terminate();
+      // Their last audit events are written as they end; whatever still hangs on after that is cut.
+      setTimeout(() => process.exit(0), 2000).unref();
     }, config.limits.shutdownGraceSeconds * 1000);
     deadline.unref();
     gateway.close().then(() => { log.info('stopped'); process.exitCode = 0; }, (err) => { log.error({ err }, 'shutdown failed'); process.exitCode = 1; });

@@ -19,6 +19,7 @@ const TABLE: Record<KgateErrorCode, Mapping> = {
   KGATE_UPSTREAM_UNAVAILABLE: { status: 503, reason: 'ServiceUnavailable', message: (e) => `${upstreamName(e)} is unavailable`, level: 'warn' },
   KGATE_UPSTREAM_FAILED: { status: 502, reason: 'InternalError', message: (e) => `${upstreamName(e)} failed to answer`, level: 'warn' },
   KGATE_UPSTREAM_TIMEOUT: { status: 504, reason: 'Timeout', message: () => 'the server was unable to return a response in the time allotted, but may still be processing the request', level: 'warn' },
+  KGATE_SHUTTING_DOWN: { status: 503, reason: 'ServiceUnavailable', message: () => 'the gateway is shutting down', level: 'info' },
   KGATE_CONFIG: { status: 500, reason: 'InternalError', message: () => 'Internal Server Error', level: 'error' },
   KGATE_HEADER_INVARIANT: { status: 500, reason: 'InternalError', message: () => 'Internal Server Error', level: 'error' },
 };

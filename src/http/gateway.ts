@@ -39,7 +39,10 @@ export interface Gateway {
   authn: AuthnSources;
   authz: AuthorizerChain;
   listen(): Promise<{ host: string; port: number }>;
+  /** Stop accepting, let in-flight requests finish; resolves once every connection is gone. */
   close(): Promise<void>;
+  /** End every open long-running stream now (the shutdown grace deadline). */
+  terminate(): void;
 }
 
 interface Admitted { attrs: RequestAttributes; user: UserInfo; requester: UserInfo; method: string; authnMethod: string; review?: SelfReviewKind; allowedBy?: string }
@@ -362,6 +365,8 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     const seen: Seen = {};
     let record: AuditRecord | undefined;
     try {
+      // The listener is closed, but a kept-alive HTTP/1.1 connection can still ask: no new sessions now.
+      if (shuttingDown) throw new KgateError('KGATE_SHUTTING_DOWN', 'shutting down', { retryAfterSeconds: 1 });
       const asked = String(req.headers.upgrade ?? '');
       const protocol = UPGRADE_PROTOCOLS.get(asked.toLowerCase());
       if (!protocol) throw new KgateError('KGATE_BAD_REQUEST', `upgrading to ${JSON.stringify(asked)} is not supported; only websocket and SPDY/3.1`);
@@ -373,6 +378,9 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
           if (req.headers.authorization !== undefined) throw new KgateError('KGATE_UNAUTHORIZED', 'Unauthorized', { reason: 'both an Authorization header and a bearer subprotocol' });
           rawHeaders = [...withoutHeader(rawHeaders, 'sec-websocket-protocol'), 'Sec-WebSocket-Protocol', bearer.remaining.join(', '), 'Authorization', `Bearer ${bearer.token}`];
         }
+      } else {
+        // WebSocket subprotocols (a bearer token among them) mean nothing to a SPDY upgrade: not forwarded.
+        rawHeaders = withoutHeader(rawHeaders, 'sec-websocket-protocol');
       }
       const a = await admit(method, rawTarget, rawHeaders, remoteAddress, tlsSocketOf(req), seen);
       user = a.user.name;
@@ -408,7 +416,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       requestHead += `connection: Upgrade\r\nupgrade: ${asked}\r\n\r\n`;
       record = beginAudit(seen, auditId, rawTarget, remoteAddress, req.headers['user-agent'], started);
       const upstreamSocket = await upstream.dial(10_000).catch((err) => { throw upstreamError(err); });
-      const outcome = await proxyUpgrade({ client: socket, clientHead: head, upstream: upstreamSocket, requestHead, protocol: asked, timeoutMs: 10_000 });
+      const outcome = await proxyUpgrade({ client: socket, clientHead: head, upstream: upstreamSocket, requestHead, protocol: asked, timeoutMs: 10_000, refusalHeaders: [['audit-id', auditId]] });
       const fields = { auditID: auditId, sourceIP: remoteAddress, user: a.user.name, verb: a.attrs.verb, path: a.attrs.path, upgrade: protocol, status: outcome.status };
       if (!outcome.spliced) { record?.complete(outcome.status); logRequest({ ...fields, durationMs: round(performance.now() - started) }); return; }
       record?.started(101);
@@ -462,6 +470,11 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       await app.listen({ host, port });
       const addr = app.server.address();
       return { host, port: typeof addr === 'object' && addr ? addr.port : port };
+    },
+    terminate() {
+      // The grace deadline: open watches, logs and exec sessions end now, each through its own path, so every one
+      // still gets its last audit event and log line before close() resolves.
+      for (const s of streams) s.res.destroy();
     },
     async close() {
       shuttingDown = true;

@@ -63,13 +63,30 @@ export interface UpgradeOptions {
   /** The Upgrade token the client asked for (websocket or SPDY/3.1). */
   protocol: string;
   timeoutMs: number;
+  /** kgate's own headers for a relayed refusal (audit-id). */
+  refusalHeaders?: [string, string][];
 }
+
+/** What a refusal may carry over from the upstream besides its body: hints a client acts on. kgate's identity
+ *  towards the upstream is not the client's business, so challenges and cookies stay behind. */
+const RELAYED_REFUSAL_HEADERS = ['retry-after', 'warning', 'x-accepted-stream-protocol-versions'];
 
 export type UpgradeOutcome = { spliced: true; status: 101; done: Promise<void> } | { spliced: false; status: number };
 
 export async function proxyUpgrade(o: UpgradeOptions): Promise<UpgradeOutcome> {
-  o.upstream.write(o.requestHead);
-  const res = await readResponseHead(o.upstream, o.timeoutMs);
+  let res: UpstreamHead;
+  try {
+    // latin1: header values hold the client's bytes one per character, as Node parsed them (undici writes the
+    // forwarded requests the same way).
+    o.upstream.write(o.requestHead, 'latin1');
+    res = await readResponseHead(o.upstream, o.timeoutMs);
+    // kgate sends no Expect, so no interim answer is due; anything but 101 among them is a broken upstream.
+    if (res.status < 200 && res.status !== 101) throw new KgateError('KGATE_UPSTREAM_FAILED', `unexpected interim response ${res.status} to an upgrade`);
+  } catch (err) {
+    // The request (an exec, perhaps) went out with kgate's identity: never leave that connection behind.
+    o.upstream.destroy();
+    throw err;
+  }
   const upgrade = res.headers.get('upgrade')?.[0]?.toLowerCase();
   if (res.status !== 101 || upgrade !== o.protocol.toLowerCase()) {
     await relayRefusal(o, res);
@@ -103,48 +120,71 @@ export async function proxyUpgrade(o: UpgradeOptions): Promise<UpgradeOutcome> {
 async function relayRefusal(o: UpgradeOptions, res: UpstreamHead): Promise<void> {
   const length = Number(res.headers.get('content-length')?.[0] ?? NaN);
   const chunked = res.headers.get('transfer-encoding')?.some((v) => /chunked/i.test(v)) ?? false;
-  let body = res.rest;
-  if (res.status !== 101 && (chunked || Number.isNaN(length) || body.length < length)) {
+  const bodyless = res.status === 101 || res.status === 204 || res.status === 304;
+  // The body as far as it is complete, or undefined while more is due (read until the upstream closes when the
+  // answer has neither a length nor chunks).
+  const complete = (b: Buffer): Buffer | undefined => bodyless ? Buffer.alloc(0)
+    : chunked ? dechunk(b)
+      : !Number.isNaN(length) ? (b.length >= length ? b.subarray(0, length) : undefined)
+        : undefined;
+  let body = complete(res.rest);
+  if (body === undefined) {
     body = await new Promise<Buffer>((resolve) => {
-      const chunks = [body];
-      let size = body.length;
-      const finish = () => { clearTimeout(timer); o.upstream.off('data', onData); resolve(Buffer.concat(chunks)); };
+      const chunks = [res.rest];
+      let size = res.rest.length;
+      let settled = false;
+      const finish = (whole?: Buffer) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        o.upstream.off('data', onData);
+        const all = Buffer.concat(chunks);
+        // Cut short (timeout, close, too large): relay what came.
+        resolve(whole ?? (chunked ? dechunk(all, true)! : all.subarray(0, Number.isNaN(length) ? MAX_REFUSAL_BODY : length)));
+      };
       const onData = (c: Buffer) => {
         chunks.push(c);
         size += c.length;
-        const all = Buffer.concat(chunks);
-        if ((!chunked && !Number.isNaN(length) && size >= length) || (chunked && all.includes('\r\n0\r\n\r\n')) || size > MAX_REFUSAL_BODY) finish();
+        const whole = complete(Buffer.concat(chunks));
+        if (whole !== undefined) finish(whole);
+        else if (size > MAX_REFUSAL_BODY) finish();
       };
       const timer = setTimeout(finish, 2000);
       o.upstream.on('data', onData);
-      o.upstream.once('end', finish);
-      o.upstream.once('close', finish);
+      o.upstream.once('end', () => finish());
+      o.upstream.once('close', () => finish());
       o.upstream.resume();
     });
   }
   const status = res.status === 101 ? 502 : res.status;
-  let payload = chunked ? dechunk(body) : Number.isNaN(length) ? body : body.subarray(0, length);
+  let payload = body;
   let contentType = res.headers.get('content-type')?.[0] ?? 'application/json';
   if (res.status === 101) {
     payload = Buffer.from(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'the upstream switched to a protocol that was not requested', reason: 'InternalError', code: 502 }));
     contentType = 'application/json';
   }
+  let extra = '';
+  for (const name of RELAYED_REFUSAL_HEADERS) for (const v of res.headers.get(name) ?? []) extra += `${name}: ${v}\r\n`;
+  for (const [name, v] of o.refusalHeaders ?? []) extra += `${name}: ${v}\r\n`;
   const reason = res.head.toString('latin1').split('\r\n')[0]!.replace(/^HTTP\/1\.[01] \d{3} ?/, '') || 'Error';
-  o.client.end(`HTTP/1.1 ${status} ${res.status === 101 ? 'Bad Gateway' : reason}\r\ncontent-type: ${contentType}\r\ncontent-length: ${payload.length}\r\nconnection: close\r\n\r\n${payload.toString('latin1')}`, 'latin1');
+  o.client.end(`HTTP/1.1 ${status} ${res.status === 101 ? 'Bad Gateway' : reason}\r\ncontent-type: ${contentType}\r\ncontent-length: ${payload.length}\r\n${extra}connection: close\r\n\r\n${payload.toString('latin1')}`, 'latin1');
   o.upstream.destroy();
   o.client.once('finish', () => o.client.destroy());
 }
 
-function dechunk(b: Buffer): Buffer {
+/** The payload of a chunked body, or undefined while its last chunk has not arrived (with `partial`: what came). */
+function dechunk(b: Buffer, partial = false): Buffer | undefined {
   const out: Buffer[] = [];
   let pos = 0;
   for (;;) {
     const nl = b.indexOf('\r\n', pos);
     if (nl < 0) break;
     const size = parseInt(b.subarray(pos, nl).toString('latin1'), 16);
-    if (!size) break;
+    if (Number.isNaN(size)) break;
+    if (size === 0) return Buffer.concat(out);
+    if (b.length < nl + 2 + size + 2) { if (partial) out.push(b.subarray(nl + 2, nl + 2 + size)); break; }
     out.push(b.subarray(nl + 2, nl + 2 + size));
     pos = nl + 2 + size + 2;
   }
-  return Buffer.concat(out);
+  return partial ? Buffer.concat(out) : undefined;
 }
