@@ -162,7 +162,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       auditId = auditIdOf(a.headers);
       record = beginAudit(seen, auditId, rawTarget, remoteAddress, req.headers['user-agent'], started);
       if (a.review) {
-        const body = await readReviewBody(req, 1024 * 1024);
+        const body = await readReviewBody(req, 1024 * 1024, limits.requestTimeoutSeconds * 1000);
         const answer = JSON.stringify(await answerSelfReview(a.review, body, a.user, authorizer));
         (res as ServerResponse).writeHead(201, { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'audit-id': auditId, 'content-length': Buffer.byteLength(answer) });
         res.end(answer);
@@ -221,6 +221,8 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
           dispatcher: longRunning ? upstream.streamPool : upstream.pool,
           method, path: rawTarget, headers, body: body as ClientRequest | null,
           timeoutMs: longRunning ? 0 : limits.requestTimeoutSeconds * 1000,
+          // A service or pod behind the API server's proxy answers when it answers (kube-apiserver sets no limit).
+          ...(a.attrs.verb === 'proxy' || a.attrs.subresource === 'proxy' ? { headersTimeoutMs: 0 } : {}),
           flushHead: longRunning, onHead,
         }, onError);
       }
@@ -345,11 +347,20 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     socket.setNoDelay(true);
     if (socket.alpnProtocol !== 'h2') arm(socket, limits.headersTimeoutSeconds * 1000);
   });
+  // Pipelined requests: the keep-alive deadline starts when the last response in flight on the connection is done,
+  // not the first (a watch pipelined behind a GET would be cut).
+  const inFlightOn = new WeakMap<object, number>();
   app.server.on('request', (req: ClientRequest, res: ClientResponse) => {
     if ((req as IncomingMessage).httpVersionMajor !== 1) return;
     const socket = req.socket as TLSSocket;
     disarm(socket);
-    res.once('finish', () => { if (!socket.destroyed) arm(socket, limits.keepAliveTimeoutSeconds * 1000); });
+    inFlightOn.set(socket, (inFlightOn.get(socket) ?? 0) + 1);
+    res.once('finish', () => {
+      const left = (inFlightOn.get(socket) ?? 1) - 1;
+      if (left > 0) { inFlightOn.set(socket, left); return; }
+      inFlightOn.delete(socket);
+      if (!socket.destroyed) arm(socket, limits.keepAliveTimeoutSeconds * 1000);
+    });
   });
 
   /** exec / attach / port-forward: WebSocket or SPDY/3.1 upgrades on HTTP/1.1 (see proxy/upgrade.ts). */
@@ -502,7 +513,13 @@ function createFastify(tls: TlsMaterial, limits: Config['limits'], log: Logger, 
     // The server Fastify would make (HTTP/2 with HTTP/1.1, idle sessions closed), with direct() in front of it.
     serverFactory: (handler) => {
       const server = createSecureServer(https, (req, res) => { if (!direct(req, res)) handler(req, res); });
-      server.on('session', (session) => session.setTimeout(sessionTimeoutMs, () => session.close()));
+      server.on('session', (session) => {
+        // Idle means no stream open: a quiet watch keeps its session (a GOAWAY would refuse the client's next
+        // requests on it). Closing a stream is activity, so the idle timer starts again after the last one.
+        let open = 0;
+        session.on('stream', (stream) => { open++; stream.once('close', () => { open--; }); });
+        session.setTimeout(sessionTimeoutMs, () => { if (open === 0) session.close(); });
+      });
       return server;
     },
     loggerInstance: log,
@@ -569,7 +586,7 @@ function hasRequestBody(req: ClientRequest): boolean {
 }
 
 /** The small body of a self review (JSON, or the protobuf kubectl prefers). Refuses other media types and oversized bodies. */
-async function readReviewBody(req: ClientRequest, limit: number): Promise<unknown> {
+async function readReviewBody(req: ClientRequest, limit: number, timeoutMs: number): Promise<unknown> {
   const type = String(req.headers['content-type'] ?? 'application/json');
   const protobuf = /^application\/vnd\.kubernetes\.protobuf\b/i.test(type);
   if (!protobuf && !/^application\/json\b/i.test(type)) {
@@ -577,10 +594,21 @@ async function readReviewBody(req: ClientRequest, limit: number): Promise<unknow
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new KgateError('KGATE_BAD_REQUEST', `the request body is larger than ${limit} bytes`);
-    chunks.push(chunk);
+  const read = (async () => {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) throw new KgateError('KGATE_BAD_REQUEST', `the request body is larger than ${limit} bytes`);
+      chunks.push(chunk);
+    }
+  })();
+  read.catch(() => { /* settled by the race below, or after the deadline answered */ });
+  // The request timeout covers the body too: a client that declares one and never sends it gets the 504.
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => { timer = setTimeout(reject, timeoutMs, new KgateError('KGATE_UPSTREAM_TIMEOUT', 'request body not received in time')); });
+  try {
+    await Promise.race([read, deadline]);
+  } finally {
+    clearTimeout(timer);
   }
   if (protobuf) return decodeReviewProtobuf(Buffer.concat(chunks));
   try {

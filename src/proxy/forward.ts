@@ -22,6 +22,9 @@ export interface ForwardOptions {
   body: ClientRequest | null;
   /** Whole-exchange deadline for ordinary requests; 0 for long-running ones. */
   timeoutMs: number;
+  /** How long a long-running request may wait for the response head (the pool's default otherwise); 0 for
+   *  none, as kube-apiserver gives proxy requests: a backend behind a service proxy may take its time. */
+  headersTimeoutMs?: number;
   /** Long-running (watch, logs -f): send the head at once instead of with the first body bytes. */
   flushHead: boolean;
   /** Names the upstream in client-facing errors ("etcd is unavailable"); the API server's errors stay generic. */
@@ -60,6 +63,9 @@ export function upstreamError(err: unknown, upstream?: string): KgateError {
 export function forward(res: ClientResponse, opts: ForwardOptions, onError: (err: KgateError) => void): Promise<ForwardOutcome> {
   return new Promise((resolve) => {
     const exchange = new Exchange(res, opts, onError, resolve);
+    // The client may have left while it was being authorized (a webhook takes its time): its 'close' came before
+    // the exchange listened for it, so nothing would ever cancel what is sent now.
+    if (clientGone(res)) { exchange.clientClosed(); return; }
     opts.dispatcher.dispatch({
       method: opts.method as Dispatcher.HttpMethod,
       path: opts.path,
@@ -67,6 +73,7 @@ export function forward(res: ClientResponse, opts: ForwardOptions, onError: (err
       body: opts.body,
       // Never retried by undici: a request may have a body or side effects, and the client decides about retries.
       idempotent: false,
+      ...(opts.headersTimeoutMs !== undefined ? { headersTimeout: opts.headersTimeoutMs } : {}),
     }, exchange);
   });
 }
@@ -119,7 +126,11 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   timedOut(): void {
-    this.controller?.abort(new KgateError('KGATE_UPSTREAM_TIMEOUT', 'request timed out'));
+    const err = new KgateError('KGATE_UPSTREAM_TIMEOUT', 'request timed out');
+    // Still queued for a connection (undici has not started it): answer the 504 now; onRequestStart aborts the
+    // request if a connection frees up later.
+    if (this.controller) this.controller.abort(err);
+    else this.onResponseError(undefined, err);
   }
 
   drained(): void {
@@ -133,10 +144,10 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseStart(c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
     if (this.settled) return;
+    if (statusCode < 200) return; // 1xx interim responses are not relayed, and start nothing
     const { res, opts } = this;
     this.started = true;
     this.status = statusCode;
-    if (statusCode < 200) return; // 1xx interim responses are not relayed
     const h = inboundHeaders(headers);
     if (opts.dropResponseHeaders) for (const name of opts.dropResponseHeaders) delete h[name];
     if ('stream' in res) (res as Http2ServerResponse).writeHead(statusCode, h); // HTTP/2 has no reason phrase
@@ -158,6 +169,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.settled) return;
+    if (clientGone(this.res)) { this.clientClosed(); return; } // no 'drain' would ever come
     this.bytes += chunk.length;
     if (!(this.res as NodeJS.WritableStream).write(chunk)) {
       c.pause();
@@ -171,7 +183,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.finish();
   }
 
-  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+  onResponseError(_c: Dispatcher.DispatchController | undefined, err: Error): void {
     if (this.settled) return;
     const { res, opts } = this;
     const mapped = upstreamError(err, opts.upstream);
@@ -181,7 +193,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     } else if (opts.brokenStreamTrailer && this.status >= 200 && this.status < 300 && !res.destroyed) {
       res.end(opts.brokenStreamTrailer(mapped));
     } else {
-      res.destroy();
+      // With the error: HTTP/2 then resets the stream with INTERNAL_ERROR, which clients report, where a plain
+      // destroy() sends NO_ERROR and a cut-off list looks complete.
+      res.destroy(mapped);
     }
     this.finish(mapped);
   }
@@ -191,6 +205,11 @@ class Exchange implements Dispatcher.DispatchHandler {
 function onClientClose(this: Tagged): void { this[kExchange]?.clientClosed(); }
 function onDrain(this: Tagged): void { this[kExchange]?.drained(); }
 function timedOut(exchange: Exchange): void { exchange.timedOut(); }
+
+/** The client's side is closed: the HTTP/1.1 connection, or the HTTP/2 stream. */
+function clientGone(res: ClientResponse): boolean {
+  return 'stream' in res ? (res as Http2ServerResponse).stream.destroyed : (res as ServerResponse).req?.socket?.destroyed === true;
+}
 
 function uncork(res: ServerResponse): void {
   res.uncork();
