@@ -246,6 +246,14 @@ export async function runCompare() {
   const floorTls = await startFloor('tls');
   const floorHttps = await startFloor('https');
   const floorHttpsH2 = await startFloor('https');
+  // The baseline's naive Node proxy, and the same two proxies for clients that offer X25519 only: the key exchange
+  // the baseline's numbers (and nginx's OpenSSL 3.0) used.
+  const startNaive = () => startAndWait(node, [join(root, 'bench', 'compare', 'naive-proxy.ts')], /listening (\d+)/,
+    { env: { NAIVE_ORIGIN_PORT: String(originPort), NAIVE_TLS_CERT: join(kdir, 'certs', 'server.crt'), NAIVE_TLS_KEY: join(kdir, 'certs', 'server.key') } });
+  const naive = await startNaive();
+  const naiveX25519 = await startNaive();
+  const kportX25519 = kport + 8;
+  const kgateX25519 = await startKgate('gateway.yaml', kportX25519);
   await sleep(500);
 
   // kube-rbac-proxy: the same certificate; its Kubernetes API is the stub (TokenReview, SubjectAccessReview).
@@ -306,6 +314,7 @@ http {
   for (const key of ['small', 'newconn', 'list', 'light'] as const) if ((key !== 'newconn' || newconnBinary) && SCENARIOS.includes(key)) scenarios[key] = await measure(key, contenders, originPort);
   const krpCalls = krp ? await (await fetch(`http://127.0.0.1:${stubPort}/calls`)).json() as { tokenReviews: number; subjectAccessReviews: number } : undefined;
   const tlsTarget = { host: '127.0.0.1', tls: { ca: readFileSync(ca, 'utf8') } };
+  const x25519Target = { host: '127.0.0.1', tls: { ca: tlsTarget.tls.ca, ecdhCurve: 'X25519' } };
   const streams = await runStreams(
     { name: 'direct', host: '127.0.0.1', port: originPort },
     { name: 'kgate', ...tlsTarget, port: kport, token: TOKEN, pid: kgate.pid! },
@@ -317,6 +326,9 @@ http {
       { name: 'floor: bare node:tls server, a 200 head per connection', short: 'node-tls', ...tlsTarget, port: Number(floorTls.match[1]), pid: floorTls.proc.pid! },
       { name: 'kgate, plain upstream, watches as HTTP/2 streams (100 per connection)', short: 'kgate-h2-clients', ...tlsTarget, port: kportH2Clients, token: TOKEN, pid: kgateH2Clients.pid!, streamsPerConnection: 100 },
       { name: 'floor: node:http2 secure server, watches as HTTP/2 streams (100 per connection)', short: 'node-https-h2-clients', ...tlsTarget, port: Number(floorHttpsH2.match[1]), pid: floorHttpsH2.proc.pid!, streamsPerConnection: 100 },
+      { name: 'naive Node proxy (node:https + http.request piped; no authn, no limits)', short: 'naive-node', ...tlsTarget, port: Number(naive.match[1]), pid: naive.proc.pid! },
+      { name: 'kgate, plain upstream, clients offering X25519 only', short: 'kgate-x25519', ...x25519Target, port: kportX25519, token: TOKEN, pid: kgateX25519.pid! },
+      { name: 'naive Node proxy, clients offering X25519 only', short: 'naive-node-x25519', ...x25519Target, port: Number(naiveX25519.match[1]), pid: naiveX25519.proc.pid! },
       ...(nginx ? [{ name: 'nginx TLS proxy (one worker, proxy_buffering off)', short: 'nginx', ...tlsTarget, port: nport, pid: nginxWorkerPid(ndir) }] : []),
     ],
     originPort, Number(process.env.BENCH_WATCHES ?? 5000),

@@ -9,7 +9,11 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { median } from '../stats.ts';
 
-export interface StreamTarget { name: string; host: string; port: number; tls?: { ca: string }; token?: string; pid?: number }
+export interface StreamTarget {
+  name: string; host: string; port: number; token?: string; pid?: number;
+  /** `ecdhCurve` limits the key exchange the client offers (Node's default offers X25519MLKEM768 first). */
+  tls?: { ca: string; ecdhCurve?: string };
+}
 
 export function rssKiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -19,7 +23,7 @@ export function rssKiB(pid: number): number {
 function open(t: StreamTarget): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = t.tls
-      ? tlsConnect({ host: t.host, port: t.port, ca: t.tls.ca, servername: 'localhost', ALPNProtocols: ['http/1.1'] }, () => resolve(s))
+      ? tlsConnect({ host: t.host, port: t.port, ca: t.tls.ca, servername: 'localhost', ALPNProtocols: ['http/1.1'], ...(t.tls.ecdhCurve ? { ecdhCurve: t.tls.ecdhCurve } : {}) }, () => resolve(s))
       : netConnect({ host: t.host, port: t.port }, () => resolve(s));
     s.once('error', reject);
   });
