@@ -4,6 +4,7 @@
 // container is locked down.
 import t from 'tap';
 import { readFileSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -45,6 +46,27 @@ t.test('Dockerfile: Node 24, production dependencies only, the same entry point 
   // The command the container runs must be one the CLI knows: `serve --help` parses those flags.
   const help = await run(process.execPath, [join(root, entry.at(-1)!), 'help']);
   t.match(help.out, /serve/);
+});
+
+t.test('Dockerfile: kgate runs on jemalloc, with options this jemalloc accepts', async (t) => {
+  t.match(instruction('RUN').join('\n'), /apt-get install -y --no-install-recommends libjemalloc2/);
+  const env = Object.fromEntries(instruction('ENV').flatMap((e) => e.split(' ')).map((kv) => kv.split('=') as [string, string]));
+  t.equal(env.LD_PRELOAD, '/usr/local/lib/libjemalloc.so.2');
+  t.ok(dockerfile.includes(`ln -s "/usr/lib/$(uname -m)-linux-gnu/libjemalloc.so.2" ${env.LD_PRELOAD}`), 'the preloaded path is made');
+  t.match(env.MALLOC_CONF, /background_thread:true/);
+  t.match(env.MALLOC_CONF, /dirty_decay_ms:\d+/);
+  // Debian's libjemalloc2, as the image installs it (CI installs it too): an option it does not know is a warning
+  // on stderr at every start, and the option is ignored.
+  const lib = `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu/libjemalloc.so.2`;
+  if (!existsSync(lib)) {
+    if (process.env.CI) t.fail(`${lib} missing: .ci/run installs libjemalloc2`); else t.comment(`skipped: ${lib} missing (apt-get install libjemalloc2)`);
+    return;
+  }
+  const probe = spawnSync(process.execPath, ['-e', '0'], { env: { ...process.env, LD_PRELOAD: lib, MALLOC_CONF: env.MALLOC_CONF }, encoding: 'utf8' });
+  t.equal(probe.status, 0);
+  t.equal(probe.stderr, '', 'jemalloc takes every option without a warning');
+  const bad = spawnSync(process.execPath, ['-e', '0'], { env: { ...process.env, LD_PRELOAD: lib, MALLOC_CONF: 'no_such_option:1' }, encoding: 'utf8' });
+  t.match(bad.stderr, /jemalloc/, 'and would say so if one were wrong');
 });
 
 t.test('the first-run command in docker-compose.yml is a real kgate init invocation', async (t) => {

@@ -19,6 +19,7 @@ import { createAuthenticators, parseCAs, type AuthnSources } from '../authn/inde
 import { createBackoff } from '../authn/backoff.ts';
 import { websocketBearer } from '../authn/websocket-protocol.ts';
 import { proxyUpgrade } from '../proxy/upgrade.ts';
+import { createReclaimer } from './reclaim.ts';
 import { SYSTEM_AUTHENTICATED, type UserInfo } from '../authn/user.ts';
 import { answerSelfReview, selfReviewKind, type SelfReviewKind, attributesFor, createAuthorizerChain, forbiddenMessage, impersonate, impersonationRequest, type Authorizer, type AuthorizerChain } from '../authz/index.ts';
 import { createApiServerUpstream, createHealthProbe, type ApiServerUpstream, type HealthProbe } from '../upstreams/index.ts';
@@ -67,6 +68,9 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const inFlight = { readOnly: 0, mutating: 0 };
 
   const streams = new Set<{ headers: Record<string, string[]>; authnMethod: string; requester: UserInfo; res: { destroy(): void } }>();
+  // After 1,000 streams ended and 2 s with no more ending (a burst of closes, not the steady churn of watch
+  // timeouts), the heap they left is given back (see reclaim.ts).
+  const reclaimer = createReclaimer({ after: RECLAIM_AFTER_STREAMS, quietMs: RECLAIM_QUIET_MS, log });
   /** After a credential file changed: close every open stream whose credential no longer gives the same identity. */
   const recheckStreams = () => {
     for (const s of streams) {
@@ -226,7 +230,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
           flushHead: longRunning, onHead,
         }, onError);
       }
-      if (stream) streams.delete(stream);
+      if (stream) { streams.delete(stream); reclaimer.streamEnded(); }
       record?.complete(outcome.status || 502);
       logRequest({
         auditID: auditId, sourceIP: remoteAddress, http: req.httpVersion, user: a.user.name, ...(a.user !== a.requester ? { impersonatedBy: a.requester.name } : {}),
@@ -435,6 +439,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       streams.add(stream);
       await outcome.done;
       streams.delete(stream);
+      reclaimer.streamEnded();
       record?.complete(101);
       logRequest({ ...fields, durationMs: round(performance.now() - started) });
     } catch (err) {
@@ -489,6 +494,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     },
     async close() {
       shuttingDown = true;
+      reclaimer.close();
       health.stop();
       authn.close();
       authz.close();
@@ -540,6 +546,8 @@ function tlsSocketOf(req: ClientRequest): TLSSocket | undefined {
 }
 
 const MAX_HEADER_LINES = 500;
+const RECLAIM_AFTER_STREAMS = 1000;
+const RECLAIM_QUIET_MS = 2000;
 const NO_CREDENTIALS: ReadonlySet<string> = new Set();
 const READ_ONLY_VERBS = new Set(['get', 'list', 'watch']);
 /** The methods kgate proxies (kube-apiserver's); others get a 400 from Fastify's not-found handler. */
