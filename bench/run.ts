@@ -133,7 +133,7 @@ ${table(scenarios.list, { mib: true })}
 Each watch is its own HTTP/1.1 TLS connection, unless the row says HTTP/2 streams: then 100 watches share each
 TLS connection, as client-go multiplexes an informer's watches (kgate and kube-apiserver allow 100 streams per
 connection). Each contender is a fresh process, warmed up by 500 watches opened and closed, then measured: RSS
-before, with the watches open, and 3 s after they closed (nginx's worker is the one from the runs above). The two floors are
+before, with the watches open, and 5 s after they closed (nginx's worker is the one from the runs above). The two floors are
 not gateways: they show what Node's TLS, and Node's HTTP server over it, cost per idle connection before a gateway
 adds anything of its own. The naive Node proxy is the one ../shared/reference/performance-baseline.md measured
 (72-75 KB per watch there): node:https piping each request through node:http's keep-alive agent, nothing else. The

@@ -7,7 +7,7 @@
 // connections (wrk). In each scenario the contenders alternate A B C A B C and medians are reported. CPU per
 // request is the contender's own process CPU time (all its processes) divided by the requests it served.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -221,8 +221,8 @@ export async function runCompare() {
   const kportH2 = kport + 4;
   writeFileSync(join(kdir, 'gateway-h2.yaml'), cfg.replace(/listen: .*/, `listen: 127.0.0.1:${kportH2}`).replace(`url: http://127.0.0.1:${originPort}`, `url: https://127.0.0.1:${originTlsPort}\n    caFile: certs/ca.crt`));
   /** One kgate process serving `config` on `port`; resolves once it listens. */
-  const startKgate = async (config: string, port: number, extra: string[] = []) => {
-    const proc = spawn(node, [...KGATE_NODE_FLAGS, join(root, 'src', 'cli', 'main.ts'), 'serve', '--config', join(kdir, config), '--listen', `127.0.0.1:${port}`, ...extra], { stdio: 'inherit' });
+  const startKgate = async (config: string, port: number, extra: string[] = [], env: Record<string, string> = {}) => {
+    const proc = spawn(node, [...KGATE_NODE_FLAGS, join(root, 'src', 'cli', 'main.ts'), 'serve', '--config', join(kdir, config), '--listen', `127.0.0.1:${port}`, ...extra], { stdio: 'inherit', env: { ...process.env, ...env } });
     children.push(proc);
     await waitForPort(port);
     return proc;
@@ -254,6 +254,11 @@ export async function runCompare() {
   const naiveX25519 = await startNaive();
   const kportX25519 = kport + 8;
   const kgateX25519 = await startKgate('gateway.yaml', kportX25519);
+  // As the Docker image runs it: on jemalloc, which returns freed memory to the kernel (Debian's libjemalloc2).
+  const jemalloc = ['/usr/lib/x86_64-linux-gnu/libjemalloc.so.2', '/usr/lib/aarch64-linux-gnu/libjemalloc.so.2'].find((f) => existsSync(f));
+  const kportJemalloc = kport + 9;
+  const kgateJemalloc = jemalloc ? await startKgate('gateway.yaml', kportJemalloc, [], { LD_PRELOAD: jemalloc, MALLOC_CONF: dockerMallocConf() }) : undefined;
+  if (!jemalloc) process.stdout.write('  kgate on jemalloc left out: libjemalloc2 is not installed\n');
   await sleep(500);
 
   // kube-rbac-proxy: the same certificate; its Kubernetes API is the stub (TokenReview, SubjectAccessReview).
@@ -329,6 +334,7 @@ http {
       { name: 'naive Node proxy (node:https + http.request piped; no authn, no limits)', short: 'naive-node', ...tlsTarget, port: Number(naive.match[1]), pid: naive.proc.pid! },
       { name: 'kgate, plain upstream, clients offering X25519 only', short: 'kgate-x25519', ...x25519Target, port: kportX25519, token: TOKEN, pid: kgateX25519.pid! },
       { name: 'naive Node proxy, clients offering X25519 only', short: 'naive-node-x25519', ...x25519Target, port: Number(naiveX25519.match[1]), pid: naiveX25519.proc.pid! },
+      ...(kgateJemalloc ? [{ name: 'kgate, plain upstream, on jemalloc (as the Docker image runs it)', short: 'kgate-jemalloc', ...tlsTarget, port: kportJemalloc, token: TOKEN, pid: kgateJemalloc.pid! }] : []),
       ...(nginx ? [{ name: 'nginx TLS proxy (one worker, proxy_buffering off)', short: 'nginx', ...tlsTarget, port: nport, pid: nginxWorkerPid(ndir) }] : []),
     ],
     originPort, Number(process.env.BENCH_WATCHES ?? 5000),
@@ -355,4 +361,11 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*benc
   const result = await runCompare();
   console.log(`RESULT ${JSON.stringify(result)}`);
   process.exit(0);
+}
+
+/** The MALLOC_CONF the Dockerfile sets, so the bench measures what the image runs. */
+function dockerMallocConf(): string {
+  const conf = /^ENV .*MALLOC_CONF=(\S+)/m.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'))?.[1];
+  if (!conf) throw new Error('the Dockerfile sets no MALLOC_CONF');
+  return conf;
 }

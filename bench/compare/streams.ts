@@ -136,7 +136,8 @@ async function openH2Watches(t: StreamTarget, n: number, perConnection: number):
 export interface WatchMemory { name: string; short: string; before: number; during: number; after: number; kibPerWatch: number; afterVsBefore: number }
 
 /**
- * RSS of the target's process before, with `watches` idle watches open, and 3 s after they closed. Every target is
+ * RSS of the target's process before, with `watches` idle watches open, and 5 s after they closed (kgate gives its
+ * heap back 2 s after the last of a burst of streams ended; jemalloc returns freed pages within 1 s). Every target is
  * measured the same way: a fresh process, warmed up by 500 watches opened and closed (JIT, pools, the allocator's
  * first growth), so that what one contender served earlier cannot flatter or burden its number.
  */
@@ -154,7 +155,7 @@ async function watchMemory(target: MemoryTarget, watches: number): Promise<Watch
   await sleep(1500);
   const during = rssKiB(target.pid);
   opened.destroy();
-  await sleep(3000);
+  await sleep(5000);
   const after = rssKiB(target.pid);
   process.stdout.write(`  streams: ${target.name}: ${watches} watches: RSS ${before} -> ${during} -> ${after} KiB\n`);
   return { name: target.name, short: target.short, before, during, after, kibPerWatch: (during - before) / watches, afterVsBefore: after / before };
