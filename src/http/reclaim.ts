@@ -55,13 +55,21 @@ export function createReclaimer(o: ReclaimOptions): Reclaimer {
   };
 }
 
-/** V8's own gc() (what --expose-gc installs), called with the flavour its memory reducer uses. */
+type V8Gc = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
+
+/** V8's own gc() (what --expose-gc installs), called with the flavour its memory reducer uses; fetched the first
+ *  time it is needed, so a gateway that never sees a burst never touches V8's flags. */
 function memoryReducingGc(): () => void {
-  // Documented Node API; the flag only makes contexts created from now on carry gc(), and kgate runs no
-  // untrusted code in any context.
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
-  return () => gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+  let gc: V8Gc | undefined;
+  return () => {
+    if (!gc) {
+      // Documented Node API; the flag only makes contexts created from now on carry gc(), and kgate runs no
+      // untrusted code in any context.
+      setFlagsFromString('--expose-gc');
+      gc = runInNewContext('gc') as V8Gc;
+    }
+    gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+  };
 }
 
 function mib(bytes: number): number {
