@@ -158,13 +158,15 @@ async function relayRefusal(o: UpgradeOptions, res: UpstreamHead): Promise<void>
   }
   const status = res.status === 101 ? 502 : res.status;
   let payload = body;
-  let contentType = res.headers.get('content-type')?.[0] ?? 'application/json';
+  // Values go into a head kgate writes by hand: one with a bare line break or NUL in it is left behind.
+  const safe = (v: string) => !/[\r\n\0]/.test(v);
+  let contentType = [res.headers.get('content-type')?.[0] ?? 'application/json'].filter(safe)[0] ?? 'application/json';
   if (res.status === 101) {
     payload = Buffer.from(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'the upstream switched to a protocol that was not requested', reason: 'InternalError', code: 502 }));
     contentType = 'application/json';
   }
   let extra = '';
-  for (const name of RELAYED_REFUSAL_HEADERS) for (const v of res.headers.get(name) ?? []) extra += `${name}: ${v}\r\n`;
+  for (const name of RELAYED_REFUSAL_HEADERS) for (const v of (res.headers.get(name) ?? []).filter(safe)) extra += `${name}: ${v}\r\n`;
   for (const [name, v] of o.refusalHeaders ?? []) extra += `${name}: ${v}\r\n`;
   const reason = res.head.toString('latin1').split('\r\n')[0]!.replace(/^HTTP\/1\.[01] \d{3} ?/, '') || 'Error';
   o.client.end(`HTTP/1.1 ${status} ${res.status === 101 ? 'Bad Gateway' : reason}\r\ncontent-type: ${contentType}\r\ncontent-length: ${payload.length}\r\n${extra}connection: close\r\n\r\n${payload.toString('latin1')}`, 'latin1');
