@@ -194,7 +194,8 @@ t.test('graceful shutdown: SIGTERM stops accepting, ends open watches and exec s
   busy.on('data', (c: Buffer) => { busyData += c.toString('latin1'); });
   const busyClosed = new Promise<void>((resolve) => busy.once('close', () => resolve()));
   await new Promise((resolve) => busy.once('secureConnect', resolve));
-  busy.write(`GET /slow HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+  // In flight well past the moment the late upgrade is written (the grace deadline does not end it: not a stream).
+  busy.write(`GET /slow?ms=1500 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n\r\n`);
   await new Promise((r) => setTimeout(r, 100));
 
   s.child.kill('SIGTERM');

@@ -32,18 +32,19 @@ t.test('a client gone while it was being authorized sends nothing upstream', asy
   const up = await startFixtureUpstream();
   // bob is not in system:masters (which kgate allows before asking any authorizer), so the plugin decides.
   const gw = await startTestGateway({ upstream: { url: up.url }, extraTokens: 'tok-bob,bob,9,""\n', authorization: [{ mode: 'Plugin', module: 'slow-authorizer.mjs', timeoutSeconds: 5 }],
-    before: (dir) => writeFileSync(join(dir, 'slow-authorizer.mjs'), 'export function authorize() { return new Promise((r) => setTimeout(() => r({ decision: "allow" }), 300)); }\n') });
+    before: (dir) => writeFileSync(join(dir, 'slow-authorizer.mjs'), 'export function authorize() { return new Promise((r) => setTimeout(() => r({ decision: "allow" }), 1500)); }\n') });
   t.teardown(async () => { await gw.close(); await up.close(); });
   const session = http2Connect(gw.url, { ca: gw.caPem, servername: 'localhost' });
   t.teardown(() => session.destroy());
+  await new Promise((resolve) => session.once('connect', resolve));
   const stream = session.request({ ':path': '/api/v1/pods?watch=true', authorization: 'Bearer tok-bob' });
   stream.on('error', () => { /* cancelled below */ });
-  await sleep(100);
-  stream.close(8); // CANCEL, while the authorizer thinks
-  await sleep(800);
+  await sleep(300);
+  stream.close(8); // CANCEL, while the authorizer thinks (1.5 s)
+  let line: Record<string, unknown> | undefined;
+  for (let i = 0; i < 100 && !line; i++) { await sleep(50); line = gw.logs.find((l) => l.msg === 'request' && l.path === '/api/v1/pods'); }
   t.equal(up.openWatches(), 0, 'no watch was opened upstream for a client that had left');
   t.notOk(up.seen.some((s) => s.url === '/api/v1/pods?watch=true'), 'the request was never sent');
-  const line = gw.logs.find((l) => l.msg === 'request' && l.path === '/api/v1/pods');
   t.match(line, { error: 'KGATE_UPSTREAM_FAILED', cause: 'client went away' }, 'logged as the client going away');
 });
 
@@ -105,7 +106,12 @@ t.test('keep-alive timeout: a watch pipelined behind a request and a quiet HTTP/
   const status = await new Promise<number | string>((resolve) => { next.once('response', (h) => resolve(Number(h[':status']))); next.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error')); });
   t.equal(status, 200, 'a new request on the same session is served');
   next.resume();
+  const closed = new Promise<void>((resolve) => session.once('close', () => resolve()));
   watch.close();
+  // Once its last stream is gone the session is idle again, and closed after the keep-alive timeout (Node's
+  // session timer fires only once: kgate arms it again). The 10 s bound only keeps a failure from hanging.
+  const outcome = await Promise.race([closed.then(() => 'closed'), sleep(10_000).then(() => 'still open')]);
+  t.equal(outcome, 'closed', 'HTTP/2: the session is closed once idle, after having outlived a quiet watch');
 });
 
 t.test('a self review whose declared body never comes gets the 504 at the request timeout', async (t) => {

@@ -68,9 +68,9 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const inFlight = { readOnly: 0, mutating: 0 };
 
   const streams = new Set<{ headers: Record<string, string[]>; authnMethod: string; requester: UserInfo; res: { destroy(): void } }>();
-  // After 1,000 streams ended and 2 s with no more ending (a burst of closes, not the steady churn of watch
-  // timeouts), the heap they left is given back (see reclaim.ts).
-  const reclaimer = createReclaimer({ after: RECLAIM_AFTER_STREAMS, quietMs: RECLAIM_QUIET_MS, log });
+  // After a burst of closes (1,000 streams ended within 10 s), once 2 s pass with none ending, the heap they left
+  // is given back (see reclaim.ts). Steady churn (watch timeouts, scrapes through a proxy) is never that dense.
+  const reclaimer = createReclaimer({ after: RECLAIM_AFTER_STREAMS, withinMs: RECLAIM_WITHIN_MS, quietMs: RECLAIM_QUIET_MS, log });
   /** After a credential file changed: close every open stream whose credential no longer gives the same identity. */
   const recheckStreams = () => {
     for (const s of streams) {
@@ -521,10 +521,15 @@ function createFastify(tls: TlsMaterial, limits: Config['limits'], log: Logger, 
       const server = createSecureServer(https, (req, res) => { if (!direct(req, res)) handler(req, res); });
       server.on('session', (session) => {
         // Idle means no stream open: a quiet watch keeps its session (a GOAWAY would refuse the client's next
-        // requests on it). Closing a stream is activity, so the idle timer starts again after the last one.
+        // requests on it). Node's session timer fires once and stays spent, so it is armed again whenever the
+        // last open stream closes.
         let open = 0;
-        session.on('stream', (stream) => { open++; stream.once('close', () => { open--; }); });
-        session.setTimeout(sessionTimeoutMs, () => { if (open === 0) session.close(); });
+        session.on('timeout', () => { if (open === 0) session.close(); });
+        session.on('stream', (stream) => {
+          open++;
+          stream.once('close', () => { if (--open === 0 && !session.closed && !session.destroyed) session.setTimeout(sessionTimeoutMs); });
+        });
+        session.setTimeout(sessionTimeoutMs);
       });
       return server;
     },
@@ -547,6 +552,7 @@ function tlsSocketOf(req: ClientRequest): TLSSocket | undefined {
 
 const MAX_HEADER_LINES = 500;
 const RECLAIM_AFTER_STREAMS = 1000;
+const RECLAIM_WITHIN_MS = 10_000;
 const RECLAIM_QUIET_MS = 2000;
 const NO_CREDENTIALS: ReadonlySet<string> = new Set();
 const READ_ONLY_VERBS = new Set(['get', 'list', 'watch']);

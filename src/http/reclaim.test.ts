@@ -9,18 +9,19 @@ function recorder() {
   return { log, lines };
 }
 
-t.test('collects once, after enough streams ended and none for the quiet period', async (t) => {
+t.test('a burst (enough ends close together) is collected once, after the quiet period', async (t) => {
   const { log, lines } = recorder();
   let collections = 0;
+  const clock = 1_000_000;
   // A quiet period far above the gaps between ends, so a loaded machine cannot make a gap look quiet.
-  const r = createReclaimer({ after: 3, quietMs: 500, log, collect: () => { collections++; } });
+  const r = createReclaimer({ after: 3, withinMs: 1000, quietMs: 500, log, collect: () => { collections++; }, now: () => clock });
   t.teardown(() => r.close());
   r.streamEnded();
   r.streamEnded();
   await sleep(700);
   t.equal(collections, 0, 'two ends are not a burst');
   r.streamEnded();
-  // Ends keep coming: each one postpones the collection.
+  // More ends: each one postpones the collection.
   for (let i = 0; i < 4; i++) { await sleep(50); r.streamEnded(); }
   t.equal(collections, 0, 'not while streams are still ending');
   await sleep(1000);
@@ -33,21 +34,37 @@ t.test('collects once, after enough streams ended and none for the quiet period'
   t.equal(collections, 1, 'the count starts again from zero');
 });
 
-t.test('close() cancels a pending collection', async (t) => {
+t.test('steady churn is not a burst, however many streams end in total', async (t) => {
   let collections = 0;
-  const r = createReclaimer({ after: 1, quietMs: 30, log: recorder().log, collect: () => { collections++; } });
+  let clock = 0;
+  const r = createReclaimer({ after: 3, withinMs: 1000, quietMs: 30, log: recorder().log, collect: () => { collections++; }, now: () => clock });
+  t.teardown(() => r.close());
+  // Three ends every 2 s, for a long while (a scrape through a proxy subresource): never three within 1 s.
+  for (let i = 0; i < 30; i++) { clock += 2000; r.streamEnded(); clock += 1; r.streamEnded(); clock += 1; }
+  await sleep(100);
+  t.equal(collections, 0, 'no collection');
+  // The same ends, close together: a burst.
+  r.streamEnded(); clock += 10; r.streamEnded(); clock += 10; r.streamEnded();
+  await sleep(100);
+  t.equal(collections, 1);
+});
+
+t.test('close() cancels a pending collection and ignores later ends', async (t) => {
+  let collections = 0;
+  const r = createReclaimer({ after: 1, withinMs: 1000, quietMs: 30, log: recorder().log, collect: () => { collections++; } });
   r.streamEnded();
   r.close();
+  r.streamEnded();
   await sleep(80);
   t.equal(collections, 0);
 });
 
 t.test("the default collection is V8's own full GC, and it reports the heap before and after", async (t) => {
   const { log, lines } = recorder();
-  const r = createReclaimer({ after: 1, quietMs: 10, log });
+  const r = createReclaimer({ after: 1, withinMs: 1000, quietMs: 10, log });
   t.teardown(() => r.close());
   r.streamEnded();
-  await sleep(200);
+  await sleep(300);
   t.equal(lines.length, 1);
   const f = lines[0]!.fields as { heapMiB: number[]; rssMiB: number[]; pauseMs: number };
   t.equal(f.heapMiB.length, 2);

@@ -1,10 +1,12 @@
 // Giving memory back once a burst of long-running streams has ended. V8 shrinks its heap in its "memory reducer",
 // which waits until the allocation rate it last measured is low; a gateway that goes quiet right after thousands
 // of watches closed never measures again, and keeps the burst's heap for good (bench: 5,000 watches closed left
-// ~200 MB of heap pages with 33 MB in use, however long it stayed idle). So once enough streams have ended and
-// none has for a moment, kgate asks V8 for the collection the reducer would have made: a full, compacting,
-// memory-reducing GC (its "last resort" flavour), which returns the empty pages. It blocks for that GC, once per
-// burst (~160 ms after 5,000 watches on the bench machine), never in steady traffic.
+// ~200 MB of heap pages with 33 MB in use, however long it stayed idle). So after a burst (many streams ending
+// close together: a client fleet restarting, a network blip, a credential revoked) and a quiet moment, kgate asks
+// V8 for a full, compacting collection with memory reduction, the one V8 itself runs as a last resort before
+// running out of memory, which returns the empty pages. It blocks for that GC (~160 ms after 5,000 watches on the
+// bench machine, a few passes of "Mark-Compact (reduce)"), once per burst. Steady churn, such as watches timing
+// out or metrics scraped through a proxy subresource, never ends enough streams close enough together to count.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Logger } from './logger.ts';
@@ -16,22 +18,33 @@ export interface Reclaimer {
 }
 
 export interface ReclaimOptions {
-  /** How many streams must have ended since the last reclaim. */
+  /** How many streams must end... */
   after: number;
+  /** ...within this long for a burst. */
+  withinMs: number;
   /** How long no stream may have ended before the collection runs. */
   quietMs: number;
   log: Logger;
   /** The collection itself (tests count calls); V8's memory-reducing full GC by default. */
   collect?: () => void;
+  /** The clock (tests move it); performance.now() by default. */
+  now?: () => number;
 }
 
 export function createReclaimer(o: ReclaimOptions): Reclaimer {
   const collect = o.collect ?? memoryReducingGc();
-  let ended = 0;
+  const now = o.now ?? (() => performance.now());
+  // When the last `after` streams ended (a ring): a burst is the newest within `withinMs` of the oldest.
+  const ends = new Float64Array(o.after);
+  let count = 0;
+  let burst = 0;
   let timer: NodeJS.Timeout | undefined;
+  let closed = false;
   const run = () => {
-    const streamsEnded = ended;
-    ended = 0;
+    timer = undefined;
+    const streamsEnded = burst;
+    burst = 0;
+    count = 0;
     const before = process.memoryUsage();
     const started = performance.now();
     collect();
@@ -43,12 +56,24 @@ export function createReclaimer(o: ReclaimOptions): Reclaimer {
   };
   return {
     streamEnded() {
-      if (++ended < o.after) return;
-      // Re-armed by every further end: it runs once the burst is over.
-      if (timer) timer.refresh();
-      else timer = setTimeout(() => { timer = undefined; run(); }, o.quietMs).unref();
+      if (closed) return;
+      const t = now();
+      if (timer) {
+        // A burst is under way: every further end postpones the collection until the burst is over.
+        burst++;
+        timer.refresh();
+        return;
+      }
+      ends[count % o.after] = t;
+      count++;
+      // Once `after` ends are recorded, the next slot holds the oldest of the last `after`.
+      if (count >= o.after && t - ends[count % o.after]! <= o.withinMs) {
+        burst = o.after;
+        timer = setTimeout(run, o.quietMs).unref();
+      }
     },
     close() {
+      closed = true;
       clearTimeout(timer);
       timer = undefined;
     },
