@@ -144,3 +144,24 @@ t.test('forward(): a long-running request may wait for its head without limit (p
   t.equal(await run(), 504, 'the pool\'s head timeout applies by default');
   t.equal(await run(0), 200, 'headersTimeoutMs: 0 waits for the late head');
 });
+
+t.test('a burst of 1,000 watches ending is followed by one memory-reducing collection, logged', async (t) => {
+  const up = await startFixtureUpstream();
+  const gw = await startTestGateway({ upstream: { url: up.url } });
+  t.teardown(async () => { await gw.close(); await up.close(); });
+  // As client-go sends them: 100 watches per HTTP/2 connection.
+  const sessions = Array.from({ length: 10 }, () => http2Connect(gw.url, { ca: gw.caPem, servername: 'localhost' }));
+  t.teardown(() => { for (const s of sessions) s.destroy(); });
+  const watches = await Promise.all(sessions.flatMap((session) => Array.from({ length: 100 }, () => new Promise<ReturnType<typeof session.request>>((resolve, reject) => {
+    const w = session.request({ ':path': '/api/v1/pods?watch=true', authorization: `Bearer ${gw.adminToken}` });
+    w.once('response', () => resolve(w));
+    w.once('error', reject);
+  }))));
+  t.equal(up.openWatches(), 1000, '1,000 watches open upstream');
+  for (const w of watches) { w.on('error', () => {}); w.close(); }
+  let line: Record<string, unknown> | undefined;
+  for (let i = 0; i < 200 && !line; i++) { await sleep(50); line = gw.logs.find((l) => l.msg === 'memory reclaimed after streams ended'); }
+  t.ok(line, 'the collection ran once the watches had ended');
+  t.ok(Number(line?.streamsEnded) >= 1000, `counted the burst (${String(line?.streamsEnded)} streams)`);
+  t.equal(gw.logs.filter((l) => l.msg === 'memory reclaimed after streams ended').length, 1, 'once');
+});
