@@ -82,8 +82,9 @@ export function createReclaimer(o: ReclaimOptions): Reclaimer {
 
 type V8Gc = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 
-/** V8's own gc() (what --expose-gc installs), called with the flavour its memory reducer uses; fetched the first
- *  time it is needed, so a gateway that never sees a burst never touches V8's flags. */
+/** V8's own gc() (what --expose-gc installs) in its "last resort" flavour: compacting full collections with memory
+ *  reduction (what a regular major GC skips: in the bench it left 189 of 208 MB of heap committed, this one 36).
+ *  Fetched the first time it is needed, so a gateway that never sees a burst never touches V8's flags. */
 function memoryReducingGc(): () => void {
   let gc: V8Gc | undefined;
   return () => {
