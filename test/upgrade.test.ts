@@ -27,21 +27,26 @@ function raw(port: number, ca: string, request: string, until?: RegExp, after?: 
   });
 }
 
+/** An RBAC ClusterRole allowing `verb` on one core `resource`, bound to `user` (named after the user). */
+function grant(user: string, resource: string, verb: string): string {
+  return `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: ${user}}
+rules: [{apiGroups: [""], resources: [${resource}], verbs: [${verb}]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: ${user}}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: ${user}}
+subjects: [{kind: User, name: ${user}}]
+`;
+}
+
 t.test('upgrades', async (t) => {
   const up = await startFixtureUpstream();
   const gw = await startTestGateway({ upstream: { url: up.url }, extraTokens: 'tok-viewer,viewer,7,"viewers"\n', authorization: [{ mode: 'RBAC', policyFile: 'policy.yaml' }],
     // viewer may "get" pods/exec (the WebSocket verb) but not "create" it.
-    before: (dir) => writeFileSync(join(dir, 'policy.yaml'), `apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: exec-get-only}
-rules: [{apiGroups: [""], resources: [pods/exec], verbs: [get]}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: viewer}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: exec-get-only}
-subjects: [{kind: User, name: viewer}]
-`) });
+    before: (dir) => writeFileSync(join(dir, 'policy.yaml'), grant('viewer', 'pods/exec', 'get')) });
   t.teardown(async () => { await gw.close(); await up.close(); });
   const wsUrl = gw.url.replace('https', 'wss');
 
@@ -165,28 +170,7 @@ t.test('WebSocket upgrades through the proxy subresources, once upstreams.apiSer
   const up = await startFixtureUpstream();
   const gw = await startTestGateway({ upstream: { url: up.url, proxyUpgrades: true }, extraTokens: 'tok-proxier,proxier,8,""\ntok-viewer,viewer,7,""\n', authorization: [{ mode: 'RBAC', policyFile: 'policy.yaml' }],
     // proxier may reach services through the API server's proxy; viewer may only read them.
-    before: (dir) => writeFileSync(join(dir, 'policy.yaml'), `apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: service-proxy}
-rules: [{apiGroups: [""], resources: [services/proxy], verbs: [get]}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: proxier}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: service-proxy}
-subjects: [{kind: User, name: proxier}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: service-reader}
-rules: [{apiGroups: [""], resources: [services], verbs: [get]}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: viewer}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: service-reader}
-subjects: [{kind: User, name: viewer}]
-`) });
+    before: (dir) => writeFileSync(join(dir, 'policy.yaml'), `${grant('proxier', 'services/proxy', 'get')}---\n${grant('viewer', 'services', 'get')}`) });
   t.teardown(async () => { await gw.close(); await up.close(); });
   const proxyPath = '/api/v1/namespaces/d/services/chat:8080/proxy/socket?room=1';
 
