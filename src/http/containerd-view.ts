@@ -4,11 +4,12 @@ import type { ServerResponse } from 'node:http';
 import { KgateError } from '../errors.ts';
 import type { ForwardOutcome, ClientResponse } from '../proxy/forward.ts';
 import { checkNamespace, type ContainerdClient } from '../upstreams/containerd.ts';
+import type { Query } from '../request/index.ts';
 
 const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'x-content-type-options': 'nosniff' };
 
 export async function serveContainerd(
-  client: ContainerdClient, method: string, path: string, query: URLSearchParams, res: ClientResponse, onError: (err: KgateError) => void,
+  client: ContainerdClient, method: string, path: string, query: Query, res: ClientResponse, onError: (err: KgateError) => void,
 ): Promise<ForwardOutcome> {
   try {
     if (method !== 'GET' && method !== 'HEAD') throw new KgateError('KGATE_METHOD_NOT_ALLOWED', 'containerd is read-only through this gateway: only GET');

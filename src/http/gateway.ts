@@ -175,7 +175,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
         return;
       }
       // Which upstream: a socket mount (/etcd, /containerd, upstreams.sockets) or the API server.
-      const route = a.attrs.isResourceRequest ? undefined : mounts.route(method, rawTarget, a.attrs.path);
+      const route = a.attrs.isResourceRequest ? undefined : mounts.route(method, rawTarget, a.attrs.path, a.attrs.query);
       const longRunning = route ? route.longRunning : isLongRunning(a.attrs);
       const headers = route?.kind === 'containerd' ? [] : outboundHeaders({
         rawHeaders: req.rawHeaders, clientAddress: remoteAddress,

@@ -5,18 +5,19 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { KgateError } from '../errors.ts';
+import type { Query } from '../request/index.ts';
 import { createSocketUpstream, type SocketUpstream } from '../upstreams/socket.ts';
 import { etcdCall, READ_ONLY_DESCRIPTION } from '../upstreams/etcd.ts';
 import { createContainerdClient, type ContainerdClient } from '../upstreams/containerd.ts';
 
 export type MountRoute =
   | { kind: 'socket'; upstream: SocketUpstream; target: string; longRunning: boolean; timeoutMs: number; etcd: boolean; decode: boolean }
-  | { kind: 'containerd'; client: ContainerdClient; path: string; query: URLSearchParams; longRunning: boolean };
+  | { kind: 'containerd'; client: ContainerdClient; path: string; query: Query; longRunning: boolean };
 
 export interface Mounts {
   /** The route for an admitted non-resource request, or undefined for the API server. Throws KgateError when the
-   *  mount refuses the call (etcd read-only). */
-  route(method: string, rawTarget: string, path: string): MountRoute | undefined;
+   *  mount refuses the call (etcd read-only). `query` is the request's, as the attributes stage read it. */
+  route(method: string, rawTarget: string, path: string, query: Query): MountRoute | undefined;
   close(): Promise<void>;
 }
 
@@ -37,10 +38,9 @@ export function createMounts(config: Config, log: Logger): Mounts {
   }
 
   return {
-    route(method, rawTarget, path) {
+    route(method, rawTarget, path, parsedQuery) {
       if (containerdClient && (path === '/containerd' || path.startsWith('/containerd/'))) {
-        const query = new URLSearchParams(rawTarget.includes('?') ? rawTarget.slice(rawTarget.indexOf('?') + 1) : '');
-        return { kind: 'containerd', client: containerdClient, path: path.slice('/containerd'.length) || '/', query, longRunning: /\/events$/.test(path) };
+        return { kind: 'containerd', client: containerdClient, path: path.slice('/containerd'.length) || '/', query: parsedQuery, longRunning: /\/events$/.test(path) };
       }
       for (const m of sockets) {
         const prefix = m.upstream.prefix;
@@ -55,9 +55,9 @@ export function createMounts(config: Config, log: Logger): Mounts {
         if (m.etcd.readOnly && !call.readOnly) {
           throw new KgateError('KGATE_FORBIDDEN', `etcd is read-only through this gateway: only ${READ_ONLY_DESCRIPTION} are allowed`, { reason: 'etcd readOnly' });
         }
-        const params = new URLSearchParams(query);
-        const decode = params.get('decode') === 'true';
-        if (params.has('decode')) { params.delete('decode'); query = params.toString(); }
+        // kgate's own parameter: taken out, every other byte of the query forwarded as received.
+        const decode = parsedQuery.get('decode') === 'true';
+        if (parsedQuery.has('decode')) query = parsedQuery.without('decode');
         return { kind: 'socket', upstream: m.upstream, target: rest + (query ? `?${query}` : ''), longRunning: call.longRunning, timeoutMs: call.longRunning ? 0 : m.timeoutMs, etcd: true, decode };
       }
       return undefined;

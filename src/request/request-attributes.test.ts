@@ -96,6 +96,33 @@ t.test('errors', async (t) => {
   }
 });
 
+t.test('the query as the Go server behind kgate reads it', async (t) => {
+  const secrets = '/api/v1/namespaces/n/secrets';
+  // Go's url.ParseQuery drops these pairs silently; reading them would authorize a request the API server never sees.
+  for (const q of ['fieldSelector=metadata.name=x,a=b;', 'fieldSelector=metadata.name%3Dx&watch=true;', 'watch=%zz&fieldSelector=metadata.name%3Dx',
+    'watch=fal%C5%BFe', 'fieldSelector=metadata.name%3D%FF', 'watch=1&x=%E2%28']) {
+    t.throws(() => requestAttributes('GET', `${secrets}?${q}`), { code: 'KGATE_BAD_REQUEST' }, `refuses ?${q}`);
+  }
+  const name = (q: string, method = 'GET') => { const a = requestAttributes(method, `${secrets}?${q}`); return [a.verb, a.name]; };
+  t.same(name('fieldSelector=metadata.name%3Db,metadata.name%3Da'), ['list', 'a'], 'kube sorts the terms: the first metadata.name after sorting');
+  t.same(name('fieldSelector=a%5C%3Db%3Dc,metadata.name%3Dx'), ['list', ''], 'a term kube cannot parse drops the whole selector');
+  t.same(name('fieldSelector=+metadata.name%3Dx'), ['list', ''], 'nothing is trimmed');
+  t.same(name('fieldSelector=metadata.name%3Dx&labelSelector=a%3D%3D%3D'), ['list', ''], 'an invalid labelSelector makes kube drop the name');
+  t.same(name('fieldSelector=metadata.name%3Dx&labelSelector=app%3Dweb'), ['list', 'x']);
+  t.same(name('fieldSelector=metadata.name%3Dx&limit=9223372036854775808'), ['list', ''], 'an int64 overflow in limit drops the name');
+  t.same(name('fieldSelector=metadata.name%3Dx&limit=%2B5&timeoutSeconds=-1'), ['list', 'x'], 'strconv.ParseInt accepts a sign');
+  t.same(name('fieldSelector=metadata.name%3Dx&timeoutSeconds=1_0'), ['list', '']);
+  t.same(name('watch=%46alse&fieldSelector=metadata.name%3Dx'), ['list', 'x'], 'watch: case-insensitive false');
+  t.same(name('watch=0&watch=1'), ['list', ''], 'only the first watch counts');
+  t.same(name('wat%63h=1'), ['watch', ''], 'keys are decoded too');
+  t.same(name('watch'), ['watch', ''], 'a bare watch is true');
+  const a = requestAttributes('GET', `${secrets}?fieldSelector=a%3Db&labelSelector=x&fieldSelector=c%3Dd`);
+  t.match(a, { fieldSelector: 'a=b', labelSelector: 'x' }, 'the raw selectors authorizers see (AuthorizeWithSelectors): the first values');
+  t.match(requestAttributes('DELETE', `${secrets}?labelSelector=x`), { verb: 'deletecollection', labelSelector: 'x' });
+  t.match(requestAttributes('GET', '/api/v1/watch/namespaces/n/secrets?labelSelector=x'), { verb: 'watch', labelSelector: '' }, 'not through /watch/');
+  t.match(requestAttributes('GET', `${secrets}/x?labelSelector=x`), { verb: 'get', labelSelector: '' }, 'not on get');
+});
+
 t.test('long-running requests', async (t) => {
   t.ok(isLongRunning(requestAttributes('GET', '/api/v1/pods?watch=1')));
   t.ok(isLongRunning(requestAttributes('GET', '/api/v1/namespaces/d/pods/p/log?follow=true')));

@@ -1,11 +1,17 @@
-// A port of kube-apiserver's RequestInfoFactory.NewRequestInfo (staging/src/k8s.io/apiserver/pkg/endpoints/
-// request/requestinfo.go), computed once per request from method + raw target. Everything after this stage uses
-// these attributes and never parses the URL again.
+// A port of kube-apiserver's RequestInfoFactory.NewRequestInfo (k8s.io/apiserver@v0.34.4/pkg/endpoints/request/
+// requestinfo.go), computed once per request from method + raw target. Everything after this stage uses these
+// attributes and never parses the URL again.
 //
-// One deliberate difference: kube-apiserver works on the percent-decoded path. kgate forwards the raw bytes, so
-// it refuses (400) any target whose decoding would change its segment structure (encoded "/", ".", "\", "%", NUL,
-// controls), dot segments, and anything but origin-form. The bytes authorized are then exactly the bytes forwarded.
+// The principle: the upstream must read the forwarded request exactly as kgate read it, because on a stock
+// MicroK8s the upstream authorizes nothing. kube-apiserver works on the percent-decoded path; kgate forwards the
+// raw bytes, so it refuses (400) any target whose decoding would change its segment structure (encoded "/", ".",
+// "\", "%", NUL, controls), dot segments, and anything but origin-form. The query is read with Go's net/url rules
+// (query.ts), and what kube derives from it (watch, the name a fieldSelector pins, whether ListOptions decode at
+// all) with ports of apimachinery's own parsers (selectors.ts); where the two readings could part, kgate refuses.
+// test/e2e/kube-oracle.test.ts holds this against kube's own Go code.
 import { KgateError } from '../errors.ts';
+import { parseQuery, type Query } from './query.ts';
+import { isGoInt64, isValidLabelSelector, parseFieldSelector, requiresExactMatch } from './selectors.ts';
 
 export interface RequestAttributes {
   isResourceRequest: boolean;
@@ -22,8 +28,12 @@ export interface RequestAttributes {
   parts: string[];
   /** The raw target as received; forwarded unchanged. */
   rawTarget: string;
-  /** Parsed query (URLSearchParams semantics match Go's url.ParseQuery for what kube reads). */
-  query: URLSearchParams;
+  /** The query as Go's url.ParseQuery reads it (what it would have dropped was refused). */
+  query: Query;
+  /** The raw fieldSelector and labelSelector kube-apiserver passes to authorizers (AuthorizeWithSelectors, GA in
+   *  1.34) for list, watch and deletecollection not reached through /watch/; '' when none. */
+  fieldSelector: string;
+  labelSelector: string;
 }
 
 const API_PREFIXES = new Set(['api', 'apis']);
@@ -39,14 +49,15 @@ export function badRequest(message: string): KgateError {
 }
 
 /** Split and validate an origin-form target. Throws KGATE_BAD_REQUEST for anything ambiguous. */
-export function parseTarget(rawTarget: string): { path: string; rawPath: string; query: URLSearchParams } {
+export function parseTarget(rawTarget: string): { path: string; rawPath: string; query: Query } {
   if (!rawTarget.startsWith('/')) throw badRequest('request target must be an absolute path (origin-form)');
   const q = rawTarget.indexOf('?');
   const rawPath = q === -1 ? rawTarget : rawTarget.slice(0, q);
   const rawQuery = q === -1 ? '' : rawTarget.slice(q + 1);
   // RFC 3986 path characters only; '#' never reaches a server legitimately.
   if (!/^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/.test(rawPath)) throw badRequest('request path contains characters that are not allowed');
-  if (rawQuery.includes('#') || /[\x00-\x20\x7f]/.test(rawQuery)) throw badRequest('request query contains characters that are not allowed');
+  // Printable ASCII only: raw bytes past 0x7e would read differently as latin1 (Node's view) and UTF-8.
+  if (rawQuery.includes('#') || /[^\x21-\x7e]/.test(rawQuery)) throw badRequest('request query contains characters that are not allowed');
   let path: string;
   if (rawPath.includes('%')) {
     if (/%(?![0-9A-Fa-f]{2})/.test(rawPath)) throw badRequest('malformed percent-encoding in request path');
@@ -60,7 +71,7 @@ export function parseTarget(rawTarget: string): { path: string; rawPath: string;
   for (const seg of path.split('/')) {
     if (seg === '.' || seg === '..') throw badRequest('dot segments are not allowed in the request path');
   }
-  return { path, rawPath, query: new URLSearchParams(rawQuery) };
+  return { path, rawPath, query: parseQuery(rawQuery) };
 }
 
 function decodeURIComponentSafe(s: string): string {
@@ -80,7 +91,7 @@ export function requestAttributes(method: string, rawTarget: string): RequestAtt
   const { path, query } = parseTarget(rawTarget);
   const info: RequestAttributes = {
     isResourceRequest: false, path, verb: method.toLowerCase(), apiPrefix: '', apiGroup: '', apiVersion: '',
-    namespace: '', resource: '', subresource: '', name: '', parts: [], rawTarget, query,
+    namespace: '', resource: '', subresource: '', name: '', parts: [], rawTarget, query, fieldSelector: '', labelSelector: '',
   };
   let parts = splitPath(path);
   if (parts.length < 3 || !API_PREFIXES.has(parts[0]!)) return info;
@@ -95,10 +106,12 @@ export function requestAttributes(method: string, rawTarget: string): RequestAtt
   info.apiVersion = parts[0]!;
   parts = parts.slice(1);
 
+  let verbViaPathPrefix = false;
   if (SPECIAL_VERBS.has(parts[0]!)) {
     if (parts.length < 2) throw new KgateError('KGATE_BAD_REQUEST', `unable to determine kind and namespace from url ${rawTarget}`);
     info.verb = parts[0]!;
     parts = parts.slice(1);
+    verbViaPathPrefix = true;
   } else {
     info.verb = METHOD_VERBS[method] ?? '';
   }
@@ -117,86 +130,43 @@ export function requestAttributes(method: string, rawTarget: string): RequestAtt
   if (info.name === '' && info.verb === 'get') {
     const opts = decodeListOptions(query);
     info.verb = opts.watch ? 'watch' : 'list';
-    const name = opts.fieldSelector ? exactMatch(opts.fieldSelector, 'metadata.name') : undefined;
-    if (name !== undefined && isValidPathSegmentName(name)) info.name = name;
+    if (opts.name !== undefined && isValidPathSegmentName(opts.name)) info.name = opts.name;
   }
   if (info.name === '' && info.verb === 'delete') info.verb = 'deletecollection';
+  if (!verbViaPathPrefix && VERBS_WITH_SELECTORS.has(info.verb)) {
+    info.fieldSelector = query.get('fieldSelector') ?? '';
+    info.labelSelector = query.get('labelSelector') ?? '';
+  }
   return info;
 }
 
-interface ListOptionsView { watch: boolean; fieldSelector?: FieldRequirement[] }
+const VERBS_WITH_SELECTORS = new Set(['list', 'watch', 'deletecollection']);
 
-/** The part of metainternalversion.ListOptions decoding that RequestInfo depends on, errors included: any
- *  parameter that fails to decode resets the options, keeping only a lenient reading of `watch`. */
-function decodeListOptions(query: URLSearchParams): ListOptionsView {
-  try {
-    const watch = queryBool(query.get('watch'));
-    for (const p of ['timeoutSeconds', 'limit']) parseGoInt(query.get(p));
-    const fs = query.get('fieldSelector');
-    return { watch, fieldSelector: fs === null ? undefined : parseFieldSelector(fs) };
-  } catch {
-    return { watch: queryBool(query.get('watch')) };
+/**
+ * What RequestInfo takes from metainternalversion.ListOptions: watch, and the name an exact metadata.name field
+ * selector pins. kube decodes the first value of labelSelector, fieldSelector, timeoutSeconds and limit (the other
+ * list options cannot fail); if any fails, the options are reset, no name is taken, and watch is read again from the
+ * raw value with strings.ToLower instead of strings.EqualFold. Those two agree on ASCII, so a non-ASCII watch value
+ * (EqualFold folds "ſ" to "s") is refused rather than read one way or the other.
+ */
+function decodeListOptions(query: Query): { watch: boolean; name?: string } {
+  const watchValue = query.get('watch');
+  if (watchValue !== undefined && /[^\x00-\x7f]/.test(watchValue)) throw badRequest('the watch parameter must be ASCII');
+  const watch = watchValue !== undefined && watchValue !== '0' && watchValue.toLowerCase() !== 'false';
+  const fieldSelector = query.get('fieldSelector');
+  if (fieldSelector === undefined) return { watch };
+  for (const p of ['timeoutSeconds', 'limit']) {
+    const v = query.get(p);
+    if (v !== undefined && !isGoInt64(v)) return { watch };
   }
-}
-
-/** runtime.Convert_Slice_string_To_bool: absent is false; "0" or "false" (any case) is false; anything else,
- *  the empty string included, is true. It never fails. */
-function queryBool(v: string | null): boolean {
-  return v !== null && v !== '0' && v.toLowerCase() !== 'false';
-}
-
-function parseGoInt(v: string | null): void {
-  if (v === null || v === '') return;
-  if (!/^[+-]?\d+$/.test(v)) throw new Error(`invalid int ${v}`);
-}
-
-interface FieldRequirement { field: string; op: '=' | '==' | '!='; value: string }
-
-/** fields.ParseSelector: terms split on unescaped ","; each term split at its first unescaped "!=", "==" or "=";
- *  the value's escapes (`\\`, `\,`, `\=`) resolved, any other escape an error. */
-function parseFieldSelector(s: string): FieldRequirement[] {
-  const terms: FieldRequirement[] = [];
-  if (s.trim() === '') return terms;
-  const raw: string[] = [];
-  let start = 0;
-  for (let i = 0; i < s.length; i++) {
-    if (s[i] === '\\') { i++; continue; }
-    if (s[i] === ',') { raw.push(s.slice(start, i)); start = i + 1; }
-  }
-  raw.push(s.slice(start));
-  for (const term of raw) {
-    let split: FieldRequirement | undefined;
-    for (let i = 0; i < term.length && !split; i++) {
-      if (term[i] === '\\') { i++; continue; }
-      for (const op of ['!=', '==', '='] as const) {
-        if (term.startsWith(op, i)) {
-          split = { field: term.slice(0, i).trim(), op, value: unescapeFieldValue(term.slice(i + op.length)) };
-          break;
-        }
-      }
-    }
-    if (!split || split.field === '') throw new Error(`invalid field selector term ${term}`);
-    terms.push(split);
-  }
-  return terms;
-}
-
-function unescapeFieldValue(v: string): string {
-  let out = '';
-  for (let i = 0; i < v.length; i++) {
-    const c = v[i]!;
-    if (c !== '\\') { out += c; continue; }
-    const next = v[i + 1];
-    if (next !== '\\' && next !== ',' && next !== '=') throw new Error(`invalid escape in field selector value ${v}`);
-    out += next;
-    i++;
-  }
-  return out;
-}
-
-function exactMatch(reqs: FieldRequirement[], field: string): string | undefined {
-  for (const r of reqs) if (r.field === field && (r.op === '=' || r.op === '==')) return r.value;
-  return undefined;
+  const terms = parseFieldSelector(fieldSelector);
+  if (!Array.isArray(terms)) return { watch };
+  const name = requiresExactMatch(terms, 'metadata.name');
+  if (name === undefined) return { watch };
+  // Only now does the label selector matter: an invalid one would make kube drop the name.
+  const labelSelector = query.get('labelSelector');
+  if (labelSelector !== undefined && !isValidLabelSelector(labelSelector)) return { watch };
+  return { watch, name };
 }
 
 /** path.IsValidPathSegmentName: not "." or "..", and no "/" or "%". */
