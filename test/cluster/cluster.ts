@@ -6,9 +6,10 @@
 //   kubectl proxy        the stand-in for the removed insecure port 8080
 //   containerd           root, state, opt path and socket under the temp root, CRI plugin disabled
 // Everything lives under one temp root, on free loopback ports; the state (ports, credentials) is written to
-// cluster.json for the tests. A stale cluster from a killed run is cleaned up on the next start.
+// cluster.json for the tests. Each run's root holds owner.json (the owning process and the components' pids): a
+// later start cleans up only clusters whose owner is gone, so two runs side by side leave each other alone.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,7 +42,19 @@ export interface ClusterInfo {
   pids: number[];
 }
 
-const STALE_MARKER = join(tmpdir(), 'kgate-e2e-cluster.json');
+const ROOT_PREFIX = 'kgate-e2e-';
+const OWNER_FILE = 'owner.json';
+/** Who owns a cluster: a process (identified by pid and start time, so a reused pid is not mistaken for it), or
+ *  nobody for a cluster started by `npm run cluster:up`, which stays up until `cluster:down`. */
+interface Owner { pid: number; startTime: string; detached: boolean; pids: number[] }
+
+/** The start time of a process in clock ticks since boot (/proc/PID/stat, field 22), or undefined if it is gone. */
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch { return undefined; }
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -56,12 +69,13 @@ export async function freePort(): Promise<number> {
 
 class ComponentError extends Error {}
 
-export async function startCluster(bin: Binaries, log: (line: string) => void = () => {}): Promise<ClusterInfo> {
+export async function startCluster(bin: Binaries, log: (line: string) => void = () => {}, opts: { detached?: boolean } = {}): Promise<ClusterInfo> {
   cleanupStale(log);
-  const root = mkdtempSync(join(tmpdir(), 'kgate-e2e-'));
+  const root = mkdtempSync(join(tmpdir(), ROOT_PREFIX));
   const procs: { name: string; proc: ChildProcess; logFile: string }[] = [];
   const pids: number[] = [];
-  writeFileSync(STALE_MARKER, JSON.stringify({ root, pids }));
+  const writeOwner = () => writeFileSync(join(root, OWNER_FILE), JSON.stringify({ pid: process.pid, startTime: startTimeOf(process.pid) ?? '', detached: opts.detached ?? false, pids } satisfies Owner));
+  writeOwner();
   const dirs = ['pki', 'logs', 'etcd', 'containerd'].map((d) => join(root, d));
   for (const d of dirs) mkdirSync(d, { recursive: true, mode: 0o700 });
   const file = (name: string, content: string) => { const p = join(root, 'pki', name); writeFileSync(p, content, { mode: 0o600 }); return p; };
@@ -73,7 +87,7 @@ export async function startCluster(bin: Binaries, log: (line: string) => void = 
     closeSync(fd);
     procs.push({ name, proc, logFile });
     if (proc.pid) pids.push(proc.pid);
-    writeFileSync(STALE_MARKER, JSON.stringify({ root, pids }));
+    writeOwner();
     return proc;
   };
   const fail = (name: string, why: string): never => {
@@ -234,20 +248,25 @@ function alive(pid: number): boolean {
 export async function stopCluster(info: ClusterInfo, opts: { keepLogs: boolean }): Promise<void> {
   await stopPids(info.pids);
   if (!opts.keepLogs) rmSync(info.root, { recursive: true, force: true });
-  rmSync(STALE_MARKER, { force: true });
+  else rmSync(join(info.root, OWNER_FILE), { force: true });
 }
 
-/** A previous run that was killed leaves processes and a temp root behind: end them before starting again. */
+/** A run that was killed leaves processes and a temp root behind: end those of clusters whose owner is gone.
+ *  Clusters of a run still going, and detached ones (cluster:up), are not touched. */
 function cleanupStale(log: (line: string) => void): void {
-  if (!existsSync(STALE_MARKER)) return;
-  try {
-    const { root, pids } = JSON.parse(readFileSync(STALE_MARKER, 'utf8')) as { root: string; pids: number[] };
-    const live = pids.filter(alive);
-    if (live.length) log(`cleaning up a stale cluster from a previous run (pids ${live.join(', ')})`);
+  let entries: string[];
+  try { entries = readdirSync(tmpdir()).filter((e) => e.startsWith(ROOT_PREFIX)); } catch { return; }
+  for (const entry of entries) {
+    const root = join(tmpdir(), entry);
+    let owner: Owner;
+    try { owner = JSON.parse(readFileSync(join(root, OWNER_FILE), 'utf8')) as Owner; } catch { continue; } // not a cluster, or being created
+    if (owner.detached) continue;
+    if (owner.startTime !== '' && startTimeOf(owner.pid) === owner.startTime) continue; // its run is still going
+    const live = owner.pids.filter(alive);
+    if (live.length) log(`cleaning up a stale cluster in ${root} whose run ended (pids ${live.join(', ')})`);
     for (const pid of live) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-    if (root.startsWith(join(tmpdir(), 'kgate-e2e-'))) rmSync(root, { recursive: true, force: true });
-  } catch { /* unreadable marker: nothing to clean */ }
-  rmSync(STALE_MARKER, { force: true });
+    rmSync(root, { recursive: true, force: true });
+  }
 }
 
 export function loadClusterInfo(): ClusterInfo | undefined {

@@ -5,7 +5,7 @@ import { startCluster } from './cluster.ts';
 
 const bin = ensureBinaries(console.log);
 if ('missing' in bin) { console.error(`cannot start the cluster: missing ${bin.missing}`); process.exit(1); }
-const info = await startCluster(bin, console.log);
+const info = await startCluster(bin, console.log, { detached: true });
 console.log(`export KGATE_CLUSTER=${info.root}/cluster.json`);
 // The components keep running after this process exits.
 process.exit(0);
