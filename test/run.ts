@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureBinaries } from './cluster/binaries.ts';
+import { ensureBinaries, ensureOracle } from './cluster/binaries.ts';
 import { startCluster, stopCluster, type ClusterInfo } from './cluster/cluster.ts';
 import { countTap } from './tap-count.ts';
 
@@ -27,6 +27,9 @@ if ('missing' in binaries) {
   say(`e2e tier SKIPPED: missing ${binaries.missing}`);
   if (ci) { say('CI=true: the e2e tier must run; failing'); process.stdout.write('0 passed, 1 failed\n'); process.exit(1); }
 } else {
+  // Built here rather than inside its test, so a first build is not charged to a test's timeout.
+  const oracle = ensureOracle(say);
+  if (typeof oracle !== 'string') say(`the kube oracle is missing: ${oracle.missing}`);
   const t0 = Date.now();
   try {
     cluster = await startCluster(binaries, say);

@@ -27,16 +27,16 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * lower-cased before it is percent-decoded (`%41` stays "A"; a malformed escape keeps the key verbatim).
  */
 export function impersonationRequest(headers: Record<string, string[] | undefined>): ImpersonationRequest | undefined {
-  const user = headers['impersonate-user']?.[0] ?? '';
-  const groups = headers['impersonate-group'] ?? [];
-  const uid = headers['impersonate-uid']?.[0] ?? '';
+  const user = wireText(headers['impersonate-user']?.[0] ?? '');
+  const groups = (headers['impersonate-group'] ?? []).map(wireText);
+  const uid = wireText(headers['impersonate-uid']?.[0] ?? '');
   const extra: Record<string, string[]> = Object.create(null);
   let hasExtra = false;
   for (const name in headers) {
     if (!name.startsWith(EXTRA_PREFIX)) continue;
     hasExtra = true;
     const key = pathUnescape(name.slice(EXTRA_PREFIX.length));
-    (extra[key] ??= []).push(...headers[name]!);
+    (extra[key] ??= []).push(...headers[name]!.map(wireText));
   }
   if (user === '' && groups.length === 0 && !hasExtra && uid === '') return undefined;
   if (user === '') {
@@ -44,6 +44,17 @@ export function impersonationRequest(headers: Record<string, string[] | undefine
     throw new KgateError('KGATE_BAD_REQUEST', `requested [${what.join(' ')}] without impersonating a user`);
   }
   return { user, groups: [...groups], uid, extra };
+}
+
+/** A header value as the Go server reads it: Node hands each byte over as one latin1 char, Go keeps the bytes, and
+ *  kube's names are UTF-8. Bytes that are not UTF-8 have no JS string equal to Go's: refused. */
+function wireText(value: string): string {
+  if (!/[^\x00-\x7f]/.test(value)) return value;
+  try {
+    return utf8.decode(Buffer.from(value, 'latin1'));
+  } catch {
+    throw new KgateError('KGATE_BAD_REQUEST', 'an Impersonate- header value is not valid UTF-8');
+  }
 }
 
 /** url.PathUnescape, or the key verbatim when an escape is malformed (kube's unescapeExtraKey). Decoded bytes that

@@ -1,7 +1,8 @@
 // Where the real control-plane binaries come from. kube-apiserver is built once from the pinned k8s.io/kubernetes
 // module (test/cluster/kube/go.mod) and cached outside the repo; etcd, containerd and kubectl are the machine's.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,4 +52,28 @@ export function ensureBinaries(log: (line: string) => void = () => {}): Binaries
   }
   if (missing.length) return { missing: missing.join(', ') };
   return { kubeApiserver, etcd: etcd!, containerd: containerd!, ctr: ctr!, kubectl: kubectl! };
+}
+
+/** The differential-test oracle (test/cluster/kube/oracle): kube's RequestInfoFactory and impersonation filter
+ *  behind a JSON-lines pipe, built from the same pinned modules as kube-apiserver. The binary's name carries a hash
+ *  of main.go, so an edit rebuilds it; the kube-apiserver cache is untouched. Returns the path, or why it is missing. */
+export function ensureOracle(log: (line: string) => void = () => {}): string | { missing: string } {
+  const source = join(MODULE_DIR, 'oracle', 'main.go');
+  const hash = createHash('sha256').update(readFileSync(source)).digest('hex').slice(0, 12);
+  const binary = join(cacheDir(), `kgate-oracle-${hash}`);
+  if (existsSync(binary)) return binary;
+  if (!which('go')) return { missing: `the kube oracle (not cached at ${binary}, and Go is not installed to build it)` };
+  log(`building the kube oracle into ${binary} (once per edit of oracle/main.go)`);
+  mkdirSync(cacheDir(), { recursive: true });
+  const partial = `${binary}.${process.pid}.tmp`;
+  // Go's output to stderr, never into a tap test's stdout.
+  const r = spawnSync('go', ['build', '-trimpath', '-o', partial, './oracle'], {
+    cwd: MODULE_DIR, stdio: ['ignore', 2, 2], env: { ...process.env, CGO_ENABLED: '0' },
+  });
+  if (r.status !== 0) {
+    rmSync(partial, { force: true });
+    return { missing: `the kube oracle (go build failed with exit ${r.status ?? r.signal})` };
+  }
+  renameSync(partial, binary);
+  return binary;
 }
