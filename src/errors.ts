@@ -6,7 +6,9 @@ export type KgateErrorCode =
   | 'KGATE_UNAUTHORIZED' // a credential was presented and is not valid, or none and anonymous is off
   | 'KGATE_FORBIDDEN' // authenticated, not authorized
   | 'KGATE_NOT_FOUND' // no such route on one of kgate's own views (containerd, a socket mount's root)
-  | 'KGATE_METHOD_NOT_ALLOWED' // a read-only view asked to write
+  | 'KGATE_METHOD_NOT_ALLOWED' // a method kube-apiserver does not serve, or a read-only view asked to write
+  | 'KGATE_REQUEST_TIMEOUT' // the client did not send its request in time (Node's HTTP/1.1 request timeout)
+  | 'KGATE_EXPECTATION_FAILED' // an Expect header other than 100-continue
   | 'KGATE_AUTHORIZATION_ERROR' // nothing allowed and an authorizer failed (a webhook down): 500, as kube-apiserver
   | 'KGATE_TOO_MANY_REQUESTS'
   | 'KGATE_TOO_LARGE' // request body over the limit
@@ -15,7 +17,7 @@ export type KgateErrorCode =
   | 'KGATE_UPSTREAM_FAILED' // the upstream broke the exchange (reset, malformed response)
   | 'KGATE_UPSTREAM_TIMEOUT'
   | 'KGATE_SHUTTING_DOWN' // a new upgrade on a kept-alive connection after shutdown began
-  | 'KGATE_HEADER_INVARIANT'; // a credential header survived hygiene: refuse to forward (defence in depth)
+  | 'KGATE_HEADER_INVARIANT'; // a credential header survived hygiene, or a header kgate writes cannot be one line
 
 export class KgateError extends Error {
   readonly code: KgateErrorCode;

@@ -2,7 +2,8 @@
 // `kgate cert issue`, the static password file (plaintext and scrypt entries), and their failure modes.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { writeFileSync, readFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
@@ -70,6 +71,23 @@ t.test('client certificates and the static password file', async (t) => {
     const c = new Agent({ connect: { ca: gw.caPem, cert: serverCert.certPem, key: serverCert.keyPem } });
     t.teardown(() => c.close());
     t.equal(await get(c), 401, 'a certificate without the clientAuth usage is refused');
+  });
+
+  await t.test('a client certificate with no key usage and no extended key usage is accepted, as kube-apiserver accepts it', async (t) => {
+    // Go's x509 verifier (kube-apiserver's) treats a certificate without an extended key usage extension as usable
+    // for any purpose; kgate's CA never issues one, but a CA made with openssl may. Made with openssl here (no
+    // keyUsage, no extendedKeyUsage, only basicConstraints), signed by kgate's CA.
+    const dir = join(gw.dir, 'no-eku');
+    const openssl = (args: string[]) => new Promise<number>((resolve) => spawn('openssl', args, { stdio: 'ignore' }).on('close', (code) => resolve(code ?? -1)));
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'ext.cnf'), 'basicConstraints=CA:FALSE\n');
+    t.equal(await openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'k.pem'), '-subj', '/O=dev/CN=frank', '-out', join(dir, 'r.csr')]), 0, 'openssl req');
+    t.equal(await openssl(['x509', '-req', '-in', join(dir, 'r.csr'), '-CA', join(gw.dir, 'certs/ca.crt'), '-CAkey', join(gw.dir, 'certs/ca.key'), '-set_serial', '7', '-days', '1', '-extfile', join(dir, 'ext.cnf'), '-out', join(dir, 'c.pem')]), 0, 'openssl x509 -req');
+    t.equal(new X509Certificate(readFileSync(join(dir, 'c.pem'))).keyUsage, undefined, 'the certificate has no extended key usage');
+    const d = new Agent({ connect: { ca: gw.caPem, cert: readFileSync(join(dir, 'c.pem'), 'utf8'), key: readFileSync(join(dir, 'k.pem'), 'utf8') } });
+    t.teardown(() => d.close());
+    t.equal(await get(d), 200, 'accepted');
+    t.equal(lastUser(), 'frank', 'CN is the user');
   });
 
   await t.test('HTTP Basic from the password file, plaintext and scrypt entries', async (t) => {

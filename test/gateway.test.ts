@@ -96,8 +96,8 @@ t.test('plain http upstream (8080-style)', async (t) => {
     t.equal(lookAlikeAnon.statusCode, 401, '... and authenticated like any other');
     await lookAlikeAnon.body.dump();
     const trace = await rawRequest(gw.port, gw.caPem, `TRACE /api HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gw.adminToken}\r\nConnection: close\r\n\r\n`);
-    t.equal(trace.status, 400, 'a method kube-apiserver does not serve is refused');
-    t.match(JSON.parse(trace.body), { kind: 'Status', code: 400, message: /TRACE/ });
+    t.equal(trace.status, 405, 'a method kube-apiserver does not serve is refused');
+    t.match(JSON.parse(trace.body), { kind: 'Status', reason: 'MethodNotAllowed', code: 405, message: /TRACE/ });
     t.equal(proxied(up), before + 1, 'nothing more reached the upstream');
   });
 

@@ -51,6 +51,9 @@ export async function editCredentials(file: string, what: 'token' | 'password', 
   await withLock(file, () => {
     const records = existsSync(file) ? parseCredentialsCsv(readFileSync(file, 'utf8'), file, what).records : [];
     const next = change(records);
-    writeFileAtomic(file, next.map((r) => formatCredentialLine(r.secret, r.user)).join('\n') + (next.length ? '\n' : ''), 0o600);
+    const text = next.map((r) => formatCredentialLine(r.secret, r.user)).join('\n') + (next.length ? '\n' : '');
+    // What is written must load: the same checks as the gateway's (an identity a header cannot carry is refused).
+    parseCredentialsCsv(text, file, what);
+    writeFileAtomic(file, text, 0o600);
   });
 }

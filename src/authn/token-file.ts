@@ -1,12 +1,15 @@
 // kube-apiserver's --token-auth-file (k8s-semantics.md §1.2): token,user,uid[,"group1,group2"].
 // Semantics kept: at least 3 columns, groups only from the 4th field split on ",", fields past the 4th ignored,
 // empty token skipped with a warning, duplicate token: last wins with a warning, nothing trimmed.
-// Differences, on purpose: lookups go through SHA-256 digests compared in constant time, and a file that fails to
-// parse is reported with its line instead of crashing later.
+// Differences, on purpose: lookups go through SHA-256 digests compared in constant time, a file that fails to
+// parse is reported with its line instead of crashing later, and identities that HTTP headers cannot carry as they
+// are (control characters, surrounding whitespace, an empty user name) are refused with their line
+// (identity-text.ts).
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError, type FileProblem } from '../errors.ts';
 import { CsvSyntaxError, formatCsvField, parseCsv } from './csv.ts';
+import { identityTextProblem } from './identity-text.ts';
 import type { UserInfo } from './user.ts';
 
 export interface CredentialRecord { secret: string; user: UserInfo; line: number }
@@ -31,7 +34,15 @@ export function parseCredentialsCsv(text: string, file: string, what: 'token' | 
     }
     const [secret = '', name = '', uid = '', groups] = fields;
     if (secret === '') { warnings.push({ file, line, message: `empty ${what}, line skipped` }); continue; }
-    records.push({ secret, line, user: { name, uid, groups: groups === undefined ? [] : groups.split(','), extra: {} } });
+    const groupList = groups === undefined ? [] : groups.split(',');
+    const identityProblems = [
+      identityTextProblem(name, 'user name'), identityTextProblem(uid, 'uid'), ...groupList.map((g) => identityTextProblem(g, 'group')),
+    ].filter((p) => p !== undefined);
+    if (identityProblems.length > 0) {
+      for (const message of new Set(identityProblems)) problems.push({ file, line, message });
+      continue;
+    }
+    records.push({ secret, line, user: { name, uid, groups: groupList, extra: {} } });
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return { records, warnings };

@@ -12,6 +12,7 @@ import { canI } from './can-i.ts';
 import { renderKubeconfig, issueClientCert, writeFileAtomic } from '../pki/index.ts';
 import { generateToken, hashPassword, loadTokenTable, parseCredentialsCsv } from '../authn/index.ts';
 import { editCredentials, fingerprint } from '../authn/credentials-edit.ts';
+import { identityTextProblem } from '../authn/identity-text.ts';
 
 const USAGE = `kgate - a secure gateway in front of a local Kubernetes cluster
 
@@ -86,6 +87,8 @@ async function main(argv: string[]): Promise<number> {
         config: { type: 'string' }, user: { type: 'string' }, group: { type: 'string', multiple: true }, days: { type: 'string', default: '365' },
         kubeconfig: { type: 'boolean', default: false }, server: { type: 'string' }, 'out-dir': { type: 'string' } } });
       if (!values.config || !values.user) return usage('cert issue needs --config FILE and --user NAME');
+      const badCert = identityFlagProblem(values);
+      if (badCert) return refuseFlag(badCert);
       const days = Number(values.days);
       if (!Number.isInteger(days) || days < 1 || days > 365) return usage('--days must be a whole number from 1 to 365');
       const config = loadConfig(values.config);
@@ -116,6 +119,8 @@ async function main(argv: string[]): Promise<number> {
       if (!file) throw new KgateError('KGATE_CONFIG', `${values.config}: authentication.tokenFile is not set`);
       if (sub === 'add') {
         if (!values.user) return usage('token add needs --user NAME');
+        const bad = identityFlagProblem(values);
+        if (bad) return refuseFlag(bad);
         const token = generateToken();
         await editCredentials(file, 'token', (rs) => [...rs, { secret: token, line: 0, user: { name: values.user!, uid: values.uid ?? values.user!, groups: values.group ?? [], extra: {} } }]);
         console.error(`added a token for ${values.user} (fingerprint ${fingerprint(token)}); it is shown once:`);
@@ -146,6 +151,8 @@ async function main(argv: string[]): Promise<number> {
       const { values } = parseArgs({ args, options: { config: { type: 'string' }, user: { type: 'string' }, uid: { type: 'string' }, group: { type: 'string', multiple: true }, 'password-stdin': { type: 'boolean', default: false } } });
       if (sub !== 'add') return usage('user has one subcommand: add');
       if (!values.config || !values.user) return usage('user add needs --config FILE and --user NAME');
+      const badUser = identityFlagProblem(values);
+      if (badUser) return refuseFlag(badUser);
       const file = loadConfig(values.config).authentication.passwordFile;
       if (!file) throw new KgateError('KGATE_CONFIG', `${values.config}: authentication.passwordFile is not set`);
       const generated = !values['password-stdin'];
@@ -174,6 +181,23 @@ async function main(argv: string[]): Promise<number> {
     default:
       return usage(`unknown command "${command}"`);
   }
+}
+
+/** The first --user, --uid or --group value an HTTP header could not carry as it is (identity-text.ts). */
+function identityFlagProblem(values: { user?: string; uid?: string; group?: string[] }): string | undefined {
+  const checks: [string, string | undefined, 'user name' | 'uid' | 'group'][] = [
+    ['--user', values.user, 'user name'], ['--uid', values.uid, 'uid'], ...(values.group ?? []).map((g) => ['--group', g, 'group'] as [string, string, 'group']),
+  ];
+  for (const [flag, value, part] of checks) {
+    const problem = value === undefined ? undefined : identityTextProblem(value, part);
+    if (problem) return `${flag}: ${problem}`;
+  }
+  return undefined;
+}
+
+function refuseFlag(message: string): number {
+  process.stderr.write(`kgate: ${message}\n`);
+  return 2;
 }
 
 function usage(message: string): number {

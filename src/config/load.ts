@@ -30,6 +30,12 @@ export function parseConfig(text: string, file: string, overrides: ConfigOverrid
     })));
   }
   const raw: unknown = doc.toJS() ?? {};
+  // A file that is a bare string, number or list is not a configuration at all: say so with the file, before a
+  // flag (--listen, --workers) is set on it.
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    const kind = Array.isArray(raw) ? 'a list' : `a ${typeof raw}`;
+    throw new ConfigError([{ file, line: lineOf(doc, lines, []), field: '(top level)', message: `expected a mapping of fields (listen, tls, authentication, ...), got ${kind}` }]);
+  }
   const value = Value.Default(ConfigSchema, Value.Clone(raw));
   if (overrides.listen !== undefined) (value as Record<string, unknown>).listen = overrides.listen;
   if (overrides.workers !== undefined) (value as Record<string, unknown>).workers = overrides.workers;

@@ -2,6 +2,7 @@
 // default list still carries CBC and DHE), client certificates requested but not required, and verified by the
 // x509 authenticator rather than at the handshake (kube-apiserver's tls.RequestClientCert).
 import { readFileSync } from 'node:fs';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { ConfigError, type FileProblem } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 
@@ -35,6 +36,28 @@ export function readTlsMaterial(tls: Config['tls']): TlsMaterial {
   if (problems.length) throw new ConfigError(problems);
   if (!cert!.includes('-----BEGIN CERTIFICATE-----')) problems.push({ file: tls.certFile, field: 'tls.certFile', message: 'not a PEM certificate' });
   if (!/-----BEGIN (RSA |EC )?PRIVATE KEY-----/.test(key!)) problems.push({ file: tls.keyFile, field: 'tls.keyFile', message: 'not a PEM private key' });
+  if (problems.length) throw new ConfigError(problems);
+  // Checked here, with the file and field, because OpenSSL's own check is unhelpful: a key of the certificate's
+  // type that does not match is dropped without a word (every handshake then fails), another type is a bare
+  // "key values mismatch" thrown from createSecureServer.
+  const parse = <T>(file: string, field: string, what: string, fn: () => T): T | undefined => {
+    try {
+      return fn();
+    } catch (err) {
+      problems.push({ file, field: `tls.${field}`, message: `not a usable ${what} (${(err as Error).message})` });
+      return undefined;
+    }
+  };
+  const leaf = parse(tls.certFile, 'certFile', 'certificate', () => new X509Certificate(cert!));
+  const privateKey = parse(tls.keyFile, 'keyFile', 'private key', () => createPrivateKey(key!));
+  if (leaf && privateKey && !leaf.checkPrivateKey(privateKey)) {
+    problems.push({ file: tls.keyFile, field: 'tls.keyFile', message: `does not match the certificate in ${tls.certFile}` });
+  }
+  if (ca !== undefined) {
+    const blocks = ca.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    if (blocks.length === 0) problems.push({ file: tls.clientCAFile!, field: 'tls.clientCAFile', message: 'not a PEM certificate' });
+    for (const b of blocks) parse(tls.clientCAFile!, 'clientCAFile', 'certificate', () => new X509Certificate(b));
+  }
   if (problems.length) throw new ConfigError(problems);
   return { key: key!, cert: cert!, ...(ca ? { ca } : {}) };
 }

@@ -3,13 +3,15 @@
 // count), hop-by-hop headers and those the client names in Connection, then add kgate's own. A last check proves
 // no client credential survived (Pinniped's defence in depth) before anything is sent.
 import { KgateError } from '../errors.ts';
+import { assertOwnHeaders, isHttpToken } from './request-head.ts';
 
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection',
   'proxy-authorization', 'proxy-authenticate', 'http2-settings',
 ]);
-/** Set by kgate itself, never taken from the client. */
-const OVERWRITTEN = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip', 'forwarded', 'expect']);
+/** Set by kgate itself, never taken from the client. Audit-ID: kgate sends the one it answers with (the client's
+ *  when it is a sane token, else its own), so the API server never records a second, unchecked one. */
+const OVERWRITTEN = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip', 'forwarded', 'expect', 'audit-id']);
 
 export function isCredentialHeader(lowerName: string): boolean {
   return lowerName === 'authorization' || lowerName.startsWith('impersonate-') || lowerName.startsWith('x-remote-');
@@ -27,8 +29,10 @@ export interface OutboundHeaderInput {
 }
 
 /** Flat [name, value, ...] array for undici, built from the client's raw headers. Throws KGATE_BAD_REQUEST on
- *  header names that could alias credentials, and KGATE_HEADER_INVARIANT if a client credential would survive. */
+ *  header names that are not tokens or could alias credentials, and KGATE_HEADER_INVARIANT if a client credential
+ *  would survive or one of kgate's own headers (a user name from a credential) cannot be written as one line. */
 export function outboundHeaders(input: OutboundHeaderInput): string[] {
+  assertOwnHeaders(input.identity);
   const raw = input.rawHeaders;
   let connectionTokens: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
@@ -42,6 +46,9 @@ export function outboundHeaders(input: OutboundHeaderInput): string[] {
     const name = raw[i]!;
     const lower = name.toLowerCase();
     if (lower.charCodeAt(0) === 58 /* ':' HTTP/2 pseudo-header */) continue;
+    // Node's parsers admit only tokens (HTTP/1.1 answers 400, HTTP/2 drops the field); checked again here so that no
+    // parser leniency ever lets a name like "Impersonate-User " through to be read differently upstream.
+    if (!isHttpToken(name)) throw new KgateError('KGATE_BAD_REQUEST', `header name ${JSON.stringify(name)} is not an HTTP token`);
     if (lower.includes('_')) {
       // Some servers and proxies treat "_" as "-" (nginx, CGI): Impersonate_User must not become Impersonate-User.
       if (isCredentialHeader(lower.replace(/_/g, '-'))) throw new KgateError('KGATE_BAD_REQUEST', `header name "${name}" is not allowed`);

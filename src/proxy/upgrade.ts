@@ -6,6 +6,7 @@
 // connection that carries kgate's identity.
 import type { Duplex } from 'node:stream';
 import { KgateError } from '../errors.ts';
+import { isHeaderValue, responseHead } from './request-head.ts';
 
 const MAX_HEAD = 64 * 1024;
 const MAX_REFUSAL_BODY = 1024 * 1024;
@@ -158,18 +159,18 @@ async function relayRefusal(o: UpgradeOptions, res: UpstreamHead): Promise<void>
   }
   const status = res.status === 101 ? 502 : res.status;
   let payload = body;
-  // Values go into a head kgate writes by hand: one with a bare line break or NUL in it is left behind.
-  const safe = (v: string) => !/[\r\n\0]/.test(v);
-  let contentType = [res.headers.get('content-type')?.[0] ?? 'application/json'].filter(safe)[0] ?? 'application/json';
+  // Values go into a head kgate writes by hand (responseHead leaves out any it cannot carry as one line).
+  let contentType = [res.headers.get('content-type')?.[0] ?? 'application/json'].filter(isHeaderValue)[0] ?? 'application/json';
   if (res.status === 101) {
     payload = Buffer.from(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'the upstream switched to a protocol that was not requested', reason: 'InternalError', code: 502 }));
     contentType = 'application/json';
   }
-  let extra = '';
-  for (const name of RELAYED_REFUSAL_HEADERS) for (const v of (res.headers.get(name) ?? []).filter(safe)) extra += `${name}: ${v}\r\n`;
-  for (const [name, v] of o.refusalHeaders ?? []) extra += `${name}: ${v}\r\n`;
+  const headers: [string, string][] = [['content-type', contentType], ['content-length', String(payload.length)]];
+  for (const name of RELAYED_REFUSAL_HEADERS) for (const v of res.headers.get(name) ?? []) headers.push([name, v]);
+  headers.push(...(o.refusalHeaders ?? []), ['connection', 'close']);
   const reason = res.head.toString('latin1').split('\r\n')[0]!.replace(/^HTTP\/1\.[01] \d{3} ?/, '') || 'Error';
-  o.client.end(`HTTP/1.1 ${status} ${res.status === 101 ? 'Bad Gateway' : reason}\r\ncontent-type: ${contentType}\r\ncontent-length: ${payload.length}\r\n${extra}connection: close\r\n\r\n${payload.toString('latin1')}`, 'latin1');
+  const { head } = responseHead(status, res.status === 101 ? 'Bad Gateway' : reason, headers);
+  o.client.end(`${head}${payload.toString('latin1')}`, 'latin1');
   o.upstream.destroy();
   o.client.once('finish', () => o.client.destroy());
 }
