@@ -1,16 +1,65 @@
 // `npm run bench`: bench/internal (micro-benchmarks) and bench/compare (kgate against direct, nginx and
-// kube-rbac-proxy in three scenarios, alternated, medians), then RESULTS.md with the machine, the versions, every
-// figure and every ratio, and ratios.svg.
+// kube-rbac-proxy in three scenarios, alternated, medians; HTTP Basic against bearer tokens), then RESULTS.md with
+// the machine, the versions, every figure and every ratio, and ratios.svg. `BENCH_SCENARIOS=basic` measures only
+// the HTTP Basic part and replaces only its section of RESULTS.md.
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, homedir, totalmem } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runCompare, LIST_BYTES, LIST_PATH, LIGHT_ROUNDS, type Row, type ScenarioKey } from './compare/proxy.ts';
+import { runCompare, COMPARE_SCENARIOS, LIST_BYTES, LIST_PATH, LIGHT_ROUNDS, type Row, type ScenarioKey } from './compare/proxy.ts';
+import { runBasic, type BasicResult } from './compare/basic.ts';
 import { fmt, median } from './stats.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const started = Date.now();
+const RESULTS = join(here, 'RESULTS.md');
+const selected = (process.env.BENCH_SCENARIOS ?? [...COMPARE_SCENARIOS, 'basic'].join(',')).split(',');
+const BASIC_HEADING = '## HTTP Basic: a user stored as scrypt, against a bearer token';
+
+/** The HTTP Basic section of RESULTS.md; dated, since a run of that part alone keeps the rest of the file. */
+function basicSection(b: BasicResult): string {
+  const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
+  return `${BASIC_HEADING}
+
+Measured ${when} UTC (\`BENCH_SCENARIOS=basic\` runs this part alone). kgate as in the throughput scenarios (token,
+RBAC with 200 bindings, audit), with a password file holding the bench user as \`kgate user add\` stores it
+(scrypt, N=16384, r=8, p=1) and backoff off, so that guesses are all hashed. ${b.rounds} rounds of ${b.seconds} s, the
+measurements alternated within each round; ratios are medians of the rounds' ratios, figures medians of the rounds'.
+The admin's p99 is one connection, one request at a time, with its bearer token (\`system:masters\`), while
+${b.hammerClients} other connections (wrk, another process) send the bench user's credential as fast as they are answered.
+
+| what | result | target |
+|---|---|---|
+| 1 KiB GET, ${b.concurrency} clients: Basic / bearer token throughput, the same user | ${fmt(b.ratios.basicToBearer)} (${fmt(b.basic.rps, 0)} / ${fmt(b.bearer.rps, 0)} req/s; ${fmt(b.basic.cpuUs, 1)} / ${fmt(b.bearer.cpuUs, 1)} µs CPU per request) | ≥ 0.9 |
+| admin's p99, the same clients with a bearer token (the control) / alone | x${fmt(b.ratios.bearerLoadToAlone)} (${fmt(b.adminP99.bearerLoad)} / ${fmt(b.adminP99.unloaded)} ms) | – |
+| admin's p99, Basic clients with the right password / alone | x${fmt(b.ratios.rightPasswordToAlone)} (${fmt(b.adminP99.rightPassword)} / ${fmt(b.adminP99.unloaded)} ms; they got ${fmt(b.hammer.rightRps, 0)} req/s) | – |
+| admin's p99, Basic clients guessing (a new password each time: every guess a scrypt hash) / alone | x${fmt(b.ratios.guessingToAlone)} (${fmt(b.adminP99.guessing)} / ${fmt(b.adminP99.unloaded)} ms; ${fmt(b.hammer.guessRps, 0)} guesses/s) | – |
+
+A verified password is remembered for 60 s (as a keyed HMAC), so Basic costs a hash per session, not per request;
+hashes run on libuv's threadpool, one at a time on 2 cores, so guessing is slow and the event loop stays free.
+`;
+}
+
+/** `previous` with its HTTP Basic section replaced by `section` (or `section` placed before the micro-benchmarks). */
+function withBasicSection(previous: string, section: string): string {
+  const at = previous.indexOf(BASIC_HEADING);
+  if (at >= 0) {
+    const next = previous.indexOf('\n## ', at + BASIC_HEADING.length);
+    return previous.slice(0, at) + section + (next >= 0 ? `\n${previous.slice(next + 1)}` : '');
+  }
+  const micro = previous.indexOf('## Request path micro-benchmarks');
+  return micro >= 0 ? previous.slice(0, micro) + section + '\n' + previous.slice(micro) : `${previous.trimEnd()}\n\n${section}`;
+}
+
+if (!COMPARE_SCENARIOS.some((key) => selected.includes(key))) {
+  if (!selected.includes('basic')) throw new Error(`BENCH_SCENARIOS=${process.env.BENCH_SCENARIOS}: nothing to measure (${[...COMPARE_SCENARIOS, 'basic'].join(', ')})`);
+  console.log('bench/compare/basic.ts (HTTP Basic against bearer tokens)');
+  const basic = await runBasic();
+  writeFileSync(RESULTS, withBasicSection(existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '# kgate benchmark results\n', basicSection(basic)));
+  console.log(`wrote the HTTP Basic section of ${RESULTS}`);
+  process.exit(0);
+}
 
 console.log('bench/internal');
 const internal = spawnSync(process.execPath, [join(here, 'internal', 'authz.ts')], { encoding: 'utf8' });
@@ -20,6 +69,11 @@ const micro = JSON.parse(/RESULT (.*)/.exec(internal.stdout)![1]!) as Record<str
 
 console.log('bench/compare (50 clients: 1 KiB GET, new TLS connection per request, 100 KiB list)');
 const { scenarios, streams, krp, newconnMissing, settings } = await runCompare();
+if (selected.includes('basic')) console.log('bench/compare/basic.ts (HTTP Basic against bearer tokens)');
+const basic = selected.includes('basic') ? await runBasic() : undefined;
+// Not measured this time: the last run's section stays, with its own date.
+const previousBasic = existsSync(RESULTS) ? /## HTTP Basic[\s\S]*?(?=\n## |$)/.exec(readFileSync(RESULTS, 'utf8'))?.[0] : undefined;
+const basicMd = basic ? basicSection(basic) : previousBasic ? `${previousBasic.trimEnd()}\n` : '';
 const nginxWatch = streams.memory.find((m) => m.short === 'nginx');
 const version = (cmd: string, args: string[]) => (spawnSync(cmd, args, { encoding: 'utf8' }).stderr || '').trim().split('\n')[0] ?? '';
 const ratio = (a: Row | undefined, b: Row | undefined) => (a && b ? fmt(a.rps / b.rps) : '–');
@@ -155,7 +209,7 @@ Targets for kgate: under 40 KiB per watch, and RSS back within 10% of the baseli
 | 1 GiB response: direct / through kgate | ${fmt(streams.bigMiBpsDirect, 0)} / ${fmt(streams.bigMiBpsKgate, 0)} MiB/s (x${fmt(streams.bigMiBpsKgate / streams.bigMiBpsDirect)}) | – |
 | kgate RSS growth while streaming 1 GiB: the process that served the runs above / a fresh one | ${fmt(streams.bigRssGrowthKiB / 1024, 1)} / ${fmt(streams.bigRssGrowthKiBFresh / 1024, 1)} MiB | < 32 MiB |
 
-## Request path micro-benchmarks (bench/internal)
+${basicMd ? `${basicMd}\n` : ''}## Request path micro-benchmarks (bench/internal)
 
 | what | result | target |
 |---|---|---|
@@ -165,7 +219,7 @@ Targets for kgate: under 40 KiB per watch, and RSS back within 10% of the baseli
 | RequestInfo parse | ${fmt(micro.requestAttributesNs!, 0)} ns | – |
 | bearer token lookup among 100,000 tokens | ${fmt(micro.tokenLookupNs100k!, 0)} ns | – |
 `;
-writeFileSync(join(here, 'RESULTS.md'), md);
+writeFileSync(RESULTS, md);
 writeFileSync(join(here, 'ratios.svg'), svg(measured.map((key) => {
   const rows = scenarios[key]!;
   const base = find(rows, 'nginx') ?? find(rows, 'direct')!;

@@ -25,24 +25,26 @@ const node = process.execPath;
 // 5 rounds of 5 s rather than 3 of 8: the same time, and a median that shrugs off more of whatever else the
 // machine is doing.
 /** kgate runs with the Node flags of its own command line (src/cli/main.ts's shebang, if it has any). */
-const KGATE_NODE_FLAGS = (/^#!\/usr\/bin\/env -S node (.*)$/m.exec(readFileSync(join(root, 'src', 'cli', 'main.ts'), 'utf8'))?.[1] ?? '').split(' ').filter(Boolean);
-const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const WARMUP = 1;
-/** BENCH_SCENARIOS=small,list (for example) measures only those; the stream tests always run. */
-const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'small,newconn,list,light').split(',');
-const CONCURRENCY = 50;
+export const KGATE_NODE_FLAGS = (/^#!\/usr\/bin\/env -S node (.*)$/m.exec(readFileSync(join(root, 'src', 'cli', 'main.ts'), 'utf8'))?.[1] ?? '').split(' ').filter(Boolean);
+export const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+export const WARMUP = 1;
+/** BENCH_SCENARIOS=small,list (for example) measures only those; the stream tests run with any of these. */
+export const COMPARE_SCENARIOS = ['small', 'newconn', 'list', 'light'] as const;
+const SCENARIOS = (process.env.BENCH_SCENARIOS ?? COMPARE_SCENARIOS.join(',')).split(',');
+export const CONCURRENCY = 50;
 /** The origin answers this path with exactly LIST_BYTES of ConfigMapList JSON (origin.ts), anything else with 1 KiB. */
 export const LIST_PATH = '/api/v1/namespaces/bench/configmaps';
 export const LIST_BYTES = 100 * 1024;
-const SMALL_PATH = '/bench';
-const TOKEN = 'bench-token-0123456789abcdef0123456789';
-const dir = mkdtempSync(join(tmpdir(), 'kgate-compare-'));
+export const SMALL_PATH = '/bench';
+export const TOKEN = 'bench-token-0123456789abcdef0123456789';
+/** runCompare's scratch folder, made when it starts. */
+let dir = '';
 const children: ChildProcess[] = [];
 process.on('exit', () => { for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL'); });
 
 /** SIGTERM to every child, and the time to exit (nginx's master stops its worker; kgate's primary its workers). */
-async function stopAll(): Promise<void> {
+export async function stopAll(): Promise<void> {
   await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise<void>((resolve) => {
     const timer = setTimeout(() => { c.kill('SIGKILL'); resolve(); }, 5000);
     c.once('exit', () => { clearTimeout(timer); resolve(); });
@@ -50,9 +52,9 @@ async function stopAll(): Promise<void> {
   })));
 }
 
-function which(cmd: string): boolean { return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0; }
+export function which(cmd: string): boolean { return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0; }
 
-async function startAndWait(cmd: string, args: string[], ready: RegExp, opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ proc: ChildProcess; match: RegExpMatchArray }> {
+export async function startAndWait(cmd: string, args: string[], ready: RegExp, opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ proc: ChildProcess; match: RegExpMatchArray }> {
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd, env: { ...process.env, ...opts.env } });
   children.push(proc);
   let out = '';
@@ -64,7 +66,7 @@ async function startAndWait(cmd: string, args: string[], ready: RegExp, opts: { 
   });
 }
 
-async function waitForPort(port: number): Promise<void> {
+export async function waitForPort(port: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
     const ok = await new Promise<boolean>((resolve) => {
       const s = connect(port, '127.0.0.1', () => { s.end(); resolve(true); });
@@ -76,30 +78,55 @@ async function waitForPort(port: number): Promise<void> {
   throw new Error(`nothing listens on ${port}`);
 }
 
-function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (100 Hz)
 }
 
-interface Sample { rps: number; p50ms: number; p99ms: number; requests: number }
+export interface Sample { rps: number; p50ms: number; p99ms: number; requests: number; /** non-2xx answers (only with allowErrors) */ errors?: number }
+export interface WrkOptions {
+  seconds?: number; connections?: number;
+  /** Count non-2xx answers instead of failing. */ allowErrors?: boolean;
+  /** A wrk Lua script (wrk -s), e.g. one that varies a header per request. */ script?: string;
+}
 
-function wrk(url: string, headers: string[], seconds = DURATION, connections = CONCURRENCY): Sample {
-  const args = [`-t${Math.min(2, connections)}`, `-c${connections}`, `-d${seconds}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
-  const r = spawnSync('wrk', args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]);
-  const requests = Number(/(\d+) requests in/.exec(r.stdout)?.[1]);
+const wrkArgs = (url: string, headers: string[], seconds: number, connections: number, script?: string) =>
+  [`-t${Math.min(2, connections)}`, `-c${connections}`, `-d${seconds}s`, '--latency', ...(script ? ['-s', script] : []), ...headers.flatMap((h) => ['-H', h]), url];
+
+function wrkSample(url: string, stdout: string, allowErrors: boolean): Sample {
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1]);
+  const requests = Number(/(\d+) requests in/.exec(stdout)?.[1]);
   const lat = (p: string) => {
-    const m = new RegExp(`${p}%\\s+([\\d.]+)(us|ms|s)`).exec(r.stdout);
+    const m = new RegExp(`${p}%\\s+([\\d.]+)(us|ms|s)`).exec(stdout);
     if (!m) return NaN;
     return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
   };
-  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(r.stdout);
-  if (errors) throw new Error(`${url}: ${errors[1]} non-2xx responses`);
-  const socketErrors = /Socket errors: (.*)/.exec(r.stdout);
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout);
+  if (errors && !allowErrors) throw new Error(`${url}: ${errors[1]} non-2xx responses`);
+  const socketErrors = /Socket errors: (.*)/.exec(stdout);
   if (socketErrors) process.stdout.write(`    wrk ${url}: socket errors ${socketErrors[1]}\n`);
-  return { rps, p50ms: lat('50'), p99ms: lat('99'), requests };
+  return { rps, p50ms: lat('50'), p99ms: lat('99'), requests, ...(allowErrors ? { errors: Number(errors?.[1] ?? 0) } : {}) };
+}
+
+export function wrk(url: string, headers: string[], seconds = DURATION, connections = CONCURRENCY): Sample {
+  const r = spawnSync('wrk', wrkArgs(url, headers, seconds, connections), { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
+  return wrkSample(url, r.stdout, false);
+}
+
+/** wrk in the background, for load that runs while something else is measured. */
+export function wrkAsync(url: string, headers: string[], o: WrkOptions = {}): Promise<Sample> {
+  const proc = spawn('wrk', wrkArgs(url, headers, o.seconds ?? DURATION, o.connections ?? CONCURRENCY, o.script), { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(proc);
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (d: Buffer) => { stdout += d; });
+  proc.stderr.on('data', (d: Buffer) => { stderr += d; });
+  return new Promise((resolve, reject) => proc.on('close', (code) => {
+    if (code !== 0) { reject(new Error(`wrk failed: ${stderr}`)); return; }
+    try { resolve(wrkSample(url, stdout, o.allowErrors ?? false)); } catch (err) { reject(err); }
+  }));
 }
 
 /** Every request on a new connection: the Go client in bench/compare/newconn (its own process). */
@@ -194,7 +221,43 @@ async function measure(key: ScenarioKey, contenders: Contender[], originPort: nu
   });
 }
 
+/** A kgate folder from `kgate init` (its PKI, the admin token), upstream not yet set. */
+export function initKgate(kdir: string): void {
+  const r = spawnSync(node, [join(root, 'src', 'cli', 'main.ts'), 'init', '--dir', kdir, '--upstream', 'http://127.0.0.1:1'], { stdio: 'ignore' });
+  if (r.status !== 0) throw new Error(`kgate init failed (exit ${r.status})`);
+}
+
+/** The origin (origin.ts): plain HTTP, and TLS + HTTP/2 with kgate's server certificate. Match: [, http port, tls port]. */
+export function startOrigin(kdir: string) {
+  return startAndWait(node, [join(root, 'bench', 'compare', 'origin.ts')], /listening (\d+)\ntls listening (\d+)/,
+    { env: { ORIGIN_TLS_CERT: join(kdir, 'certs', 'server.crt'), ORIGIN_TLS_KEY: join(kdir, 'certs', 'server.key') } });
+}
+
+/**
+ * kgate as measured: the bench token (user bench), an RBAC policy of realistic size (200 bindings, bench's first),
+ * an audit trail at Metadata level, the origin as upstream. Returns gateway.yaml's text.
+ */
+export function configureKgate(kdir: string, originPort: number, kport: number): string {
+  writeFileSync(join(kdir, 'credentials', 'basic_token.csv'), `${readFileSync(join(kdir, 'credentials', 'basic_token.csv'), 'utf8')}${TOKEN},bench,900,"bench-team"\n`);
+  const docs: object[] = [{ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'bench-reader' }, rules: [{ nonResourceURLs: ['/bench', '/bench/*', '/big'], verbs: ['get'] }, { apiGroups: [''], resources: ['pods', 'configmaps'], verbs: ['get', 'list', 'watch'] }] }];
+  for (let i = 0; i < 200; i++) docs.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: i % 2 ? 'RoleBinding' : 'ClusterRoleBinding', metadata: { name: `b${i}`, ...(i % 2 ? { namespace: `ns${i % 20}` } : {}) }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'bench-reader' }, subjects: [{ kind: 'User', name: i === 0 ? 'bench' : `user${i}` }] });
+  writeFileSync(join(kdir, 'policy', 'rbac.yaml'), docs.map((d) => stringify(d)).join('---\n'));
+  // Connection limits raised: the watch test opens thousands of connections from one address (default 500).
+  const cfg = readFileSync(join(kdir, 'gateway.yaml'), 'utf8').replace(/listen: .*/, `listen: 127.0.0.1:${kport}`).replace('url: http://127.0.0.1:1', `url: http://127.0.0.1:${originPort}`) + 'log: {level: warn}\nlimits: {maxConnections: 20000, maxConnectionsPerClient: 20000}\naudit: {path: audit.log}\n';
+  writeFileSync(join(kdir, 'gateway.yaml'), cfg);
+  return cfg;
+}
+
+/** One kgate process serving `kdir/config` on `port`, with kgate's own Node flags; resolves once it listens. */
+export async function startKgateIn(kdir: string, config: string, port: number, extra: string[] = [], env: Record<string, string> = {}): Promise<ChildProcess> {
+  const proc = spawn(node, [...KGATE_NODE_FLAGS, join(root, 'src', 'cli', 'main.ts'), 'serve', '--config', join(kdir, config), '--listen', `127.0.0.1:${port}`, ...extra], { stdio: 'inherit', env: { ...process.env, ...env } });
+  children.push(proc);
+  await waitForPort(port);
+  return proc;
+}
+
 export async function runCompare() {
+  dir = mkdtempSync(join(tmpdir(), 'kgate-compare-'));
   if (!which('wrk')) throw new Error('wrk is not installed (apt-get install wrk)');
   // Builds first, so that no build runs while something is measured.
   const krpBuild = ensureKubeRbacProxy((line) => process.stdout.write(`${line}\n`));
@@ -202,31 +265,18 @@ export async function runCompare() {
   // kgate: a PKI from `kgate init`, a token, and an RBAC policy of realistic size (200 bindings). The origin also
   // serves TLS + HTTP/2 with kgate's server certificate, as the upstream of a 16443-style kgate.
   const kdir = join(dir, 'kgate');
-  spawnSync(node, [join(root, 'src', 'cli', 'main.ts'), 'init', '--dir', kdir, '--upstream', 'http://127.0.0.1:1'], { stdio: 'ignore' });
-  const origin = await startAndWait(node, [join(root, 'bench', 'compare', 'origin.ts')], /listening (\d+)\ntls listening (\d+)/,
-    { env: { ORIGIN_TLS_CERT: join(kdir, 'certs', 'server.crt'), ORIGIN_TLS_KEY: join(kdir, 'certs', 'server.key') } });
+  initKgate(kdir);
+  const origin = await startOrigin(kdir);
   const originPort = Number(origin.match[1]);
   const originTlsPort = Number(origin.match[2]);
-  writeFileSync(join(kdir, 'credentials', 'basic_token.csv'), `${readFileSync(join(kdir, 'credentials', 'basic_token.csv'), 'utf8')}${TOKEN},bench,900,"bench-team"\n`);
-  const docs: object[] = [{ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'bench-reader' }, rules: [{ nonResourceURLs: ['/bench', '/bench/*', '/big'], verbs: ['get'] }, { apiGroups: [''], resources: ['pods', 'configmaps'], verbs: ['get', 'list', 'watch'] }] }];
-  for (let i = 0; i < 200; i++) docs.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: i % 2 ? 'RoleBinding' : 'ClusterRoleBinding', metadata: { name: `b${i}`, ...(i % 2 ? { namespace: `ns${i % 20}` } : {}) }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'bench-reader' }, subjects: [{ kind: 'User', name: i === 0 ? 'bench' : `user${i}` }] });
-  writeFileSync(join(kdir, 'policy', 'rbac.yaml'), docs.map((d) => stringify(d)).join('---\n'));
   // Below Linux's ephemeral range (32768-60999), where the thousands of client sockets of the watch test (and the
   // TIME_WAIT they leave) could already hold the port.
   const kport = 10000 + Math.floor(Math.random() * 20000);
-  // Connection limits raised: the watch test opens thousands of connections from one address (default 500).
-  const cfg = readFileSync(join(kdir, 'gateway.yaml'), 'utf8').replace(/listen: .*/, `listen: 127.0.0.1:${kport}`).replace('url: http://127.0.0.1:1', `url: http://127.0.0.1:${originPort}`) + 'log: {level: warn}\nlimits: {maxConnections: 20000, maxConnectionsPerClient: 20000}\naudit: {path: audit.log}\n';
-  writeFileSync(join(kdir, 'gateway.yaml'), cfg);
+  const cfg = configureKgate(kdir, originPort, kport);
   // 16443-style: the same gateway with an https upstream (verified with the CA), which kgate reaches over HTTP/2.
   const kportH2 = kport + 4;
   writeFileSync(join(kdir, 'gateway-h2.yaml'), cfg.replace(/listen: .*/, `listen: 127.0.0.1:${kportH2}`).replace(`url: http://127.0.0.1:${originPort}`, `url: https://127.0.0.1:${originTlsPort}\n    caFile: certs/ca.crt`));
-  /** One kgate process serving `config` on `port`; resolves once it listens. */
-  const startKgate = async (config: string, port: number, extra: string[] = [], env: Record<string, string> = {}) => {
-    const proc = spawn(node, [...KGATE_NODE_FLAGS, join(root, 'src', 'cli', 'main.ts'), 'serve', '--config', join(kdir, config), '--listen', `127.0.0.1:${port}`, ...extra], { stdio: 'inherit', env: { ...process.env, ...env } });
-    children.push(proc);
-    await waitForPort(port);
-    return proc;
-  };
+  const startKgate = (config: string, port: number, extra: string[] = [], env: Record<string, string> = {}) => startKgateIn(kdir, config, port, extra, env);
   const kgate = await startKgate('gateway.yaml', kport);
   // The same gateway with two worker processes (one per core here), on the next port.
   const kport2 = kport + 2;

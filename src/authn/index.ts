@@ -1,5 +1,7 @@
 // authn/: Authenticator -> UserInfo | error | no opinion, composed in kube-apiserver's order. Credential files are
 // watched: a change is swapped in atomically, a bad change is logged and the last good file stays in force.
+// Certificates and tokens are checked synchronously; a hashed password off the event loop (password-file.ts), so
+// the union may answer with a promise.
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { watchParsedFile, type WatchedFile } from '../config/watched-file.ts';
@@ -7,13 +9,13 @@ import { describeError, type FileProblem } from '../errors.ts';
 import type { Authenticator } from './authenticator.ts';
 import { createBearerAuthenticator } from './bearer.ts';
 import { createTokenTable, type TokenTable } from './token-file.ts';
-import { createBasicAuthenticator, createPasswordTable, type PasswordTable } from './password-file.ts';
+import { createBasicAuthenticator, createPasswordChecker, createPasswordTable, type PasswordChecker, type PasswordTable } from './password-file.ts';
 import { createX509Authenticator } from './x509.ts';
 import type { X509Certificate } from 'node:crypto';
 
 export * from './authenticator.ts';
 export * from './user.ts';
-export { createPasswordTable, loadPasswordTable, hashPassword, type PasswordTable } from './password-file.ts';
+export { createPasswordTable, createPasswordChecker, loadPasswordTable, hashPassword, type PasswordTable, type PasswordChecker } from './password-file.ts';
 export { parseCAs, verifyClientCertificate } from './x509.ts';
 export { createTokenTable, loadTokenTable, generateToken, formatCredentialLine, parseCredentialsCsv, type TokenTable } from './token-file.ts';
 
@@ -21,6 +23,8 @@ export interface AuthnSources {
   authenticators: Authenticator[];
   tokens?: WatchedFile<TokenTable>;
   passwords?: WatchedFile<PasswordTable>;
+  /** Hashing queue and remembered verifications of the password file (one per process, kept across reloads). */
+  passwordChecker?: PasswordChecker;
   close(): void;
 }
 
@@ -31,8 +35,12 @@ export function createAuthenticators(cfg: Config['authentication'], log: Logger,
   const tokens = cfg.tokenFile ? watchCredentials(cfg.tokenFile, 'token file', createTokenTable, log) : undefined;
   if (tokens) authenticators.push(createBearerAuthenticator(() => tokens.current));
   const passwords = cfg.passwordFile ? watchCredentials(cfg.passwordFile, 'password file', createPasswordTable, log) : undefined;
-  if (passwords) authenticators.push(createBasicAuthenticator(() => passwords.current));
-  return { authenticators, tokens, passwords, close() { tokens?.close(); passwords?.close(); } };
+  const passwordChecker = passwords ? createPasswordChecker() : undefined;
+  if (passwords && passwordChecker) {
+    passwords.on('reload', (t) => passwordChecker.reloaded(t));
+    authenticators.push(createBasicAuthenticator(() => passwords.current, passwordChecker));
+  }
+  return { authenticators, tokens, passwords, passwordChecker, close() { tokens?.close(); passwords?.close(); } };
 }
 
 /** Load a credential file, log its warnings and size, and keep it reloading (the last good one stays on error). */

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 import { createSecureServer } from 'node:http2';
 import { watchPath } from '../config/watched-file.ts';
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Config } from '../config/schema.ts';
@@ -19,6 +19,7 @@ import { createAuthenticators, parseCAs, type AuthnSources } from '../authn/inde
 import { createBackoff } from '../authn/backoff.ts';
 import { websocketBearer } from '../authn/websocket-protocol.ts';
 import { proxyUpgrade } from '../proxy/upgrade.ts';
+import { requestHead as buildRequestHead } from '../proxy/request-head.ts';
 import { createReclaimer } from './reclaim.ts';
 import { SYSTEM_AUTHENTICATED, type UserInfo } from '../authn/user.ts';
 import { answerSelfReview, selfReviewKind, type SelfReviewKind, attributesFor, createAuthorizerChain, forbiddenMessage, impersonate, impersonationRequest, type Authorizer, type AuthorizerChain } from '../authz/index.ts';
@@ -28,7 +29,8 @@ import { ETCD_DROPPED_HEADERS, forwardDecoded, watchErrorEvent } from '../upstre
 import { createMounts } from './mounts.ts';
 import { createAudit, type AuditRecord } from '../audit/index.ts';
 import { serveContainerd } from './containerd-view.ts';
-import { toClientError } from './errors.ts';
+import { rawErrorResponse, toClientError } from './errors.ts';
+import { createClientErrorHandler } from './client-error.ts';
 import { distinctHeaders, auditIdOf } from './request-context.ts';
 import { readTlsMaterial, serverTlsOptions, type TlsMaterial } from './tls.ts';
 import { registerKgateRoutes } from './kgate-routes.ts';
@@ -71,21 +73,55 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   // After a burst of closes (1,000 streams ended within 10 s), once 2 s pass with none ending, the heap they left
   // is given back (see reclaim.ts). Steady churn (watch timeouts, scrapes through a proxy) is never that dense.
   const reclaimer = createReclaimer({ after: RECLAIM_AFTER_STREAMS, withinMs: RECLAIM_WITHIN_MS, quietMs: RECLAIM_QUIET_MS, log });
-  /** After a credential file changed: close every open stream whose credential no longer gives the same identity. */
-  const recheckStreams = () => {
+  type OpenStream = typeof streams extends Set<infer S> ? S : never;
+  const closeUnlessSame = (s: OpenStream, o: AuthnOutcome | undefined) => {
+    if (o?.ok && o.user.name === s.requester.name && o.user.uid === s.requester.uid && o.user.groups.join('\n') === s.requester.groups.join('\n')) return;
+    if (!streams.has(s)) return; // it ended while its credential was checked
+    log.info({ user: s.requester.name, method: s.authnMethod }, 'closing a stream whose credential was revoked or changed');
+    streams.delete(s);
+    s.res.destroy();
+  };
+  /** One pass over the open streams authenticated by `methods`: each distinct credential is checked once. */
+  const recheckPass = async (methods: Set<string>) => {
+    const byCredential = new Map<string, AuthnOutcome | Promise<AuthnOutcome>>();
+    const pending: Promise<void>[] = [];
     for (const s of streams) {
-      if (s.authnMethod !== 'token' && s.authnMethod !== 'basic') continue; // certificates cannot be revoked here
-      const o = authenticate({ headers: s.headers, remoteAddress: '' });
-      if (o.ok && o.user.name === s.requester.name && o.user.uid === s.requester.uid && o.user.groups.join('\n') === s.requester.groups.join('\n')) continue;
-      log.info({ user: s.requester.name, method: s.authnMethod }, 'closing a stream whose credential was revoked or changed');
-      streams.delete(s);
-      s.res.destroy();
+      if (!methods.has(s.authnMethod)) continue; // certificates cannot be revoked here
+      const credential = s.headers.authorization?.join('\n') ?? '';
+      let o = byCredential.get(credential);
+      if (o === undefined) byCredential.set(credential, o = authenticate({ headers: s.headers, remoteAddress: '', revalidating: true }));
+      if (o instanceof Promise) pending.push(o.then((settled) => closeUnlessSame(s, settled), () => closeUnlessSame(s, undefined)));
+      else closeUnlessSame(s, o);
+    }
+    await Promise.all(pending);
+  };
+  const recheckPending = new Set<string>();
+  let rechecking = false;
+  /**
+   * After a credential file changed: close every open stream whose credential no longer gives the same identity.
+   * Only streams authenticated from that file are checked. Tokens answer at once; a hashed password reuses its
+   * remembered verification while the entry is unchanged, else waits for a hash off the event loop, ahead of new
+   * requests (password-file.ts), so a reload never stalls the gateway. A reload during a pass gets its own pass after.
+   */
+  const recheckStreams = async (method: 'token' | 'basic') => {
+    recheckPending.add(method);
+    if (rechecking) return;
+    rechecking = true;
+    try {
+      while (recheckPending.size > 0) {
+        const methods = new Set(recheckPending);
+        recheckPending.clear();
+        await recheckPass(methods);
+      }
+    } finally {
+      rechecking = false;
     }
   };
-  authn.tokens?.on('reload', recheckStreams);
-  authn.passwords?.on('reload', recheckStreams);
+  const recheckFailed = (err: unknown) => log.error({ problem: (err as Error).message }, 'checking open streams after a credential file change failed');
+  authn.tokens?.on('reload', () => { recheckStreams('token').catch(recheckFailed); });
+  authn.passwords?.on('reload', () => { recheckStreams('basic').catch(recheckFailed); });
 
-  const app = createFastify(tls, limits, log, direct);
+  const app = createFastify(tls, limits, log, direct, (req, res) => { void proxyHandler(req, res); });
 
   /** Stages 1-4. Throws KgateError; never reads the body. */
   async function admit(method: string, rawTarget: string, rawHeaders: string[], remoteAddress: string, tlsSocket: TLSSocket | undefined, seen: Seen): Promise<Admitted & { headers: Record<string, string[]> }> {
@@ -106,7 +142,9 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     if (wait > 0 && credential !== undefined) {
       throw new KgateError('KGATE_TOO_MANY_REQUESTS', 'Too many failed authentication attempts from this address; retry later', { retryAfterSeconds: wait, reason: 'backoff' });
     }
-    const outcome: AuthnOutcome = authenticate({ headers, remoteAddress, peer });
+    // Tokens and certificates answer at once (no await, no extra tick); a password to hash answers later.
+    const authenticated = authenticate({ headers, remoteAddress, peer });
+    const outcome: AuthnOutcome = authenticated instanceof Promise ? await authenticated : authenticated;
     if (!outcome.ok) {
       if (credential !== undefined) backoff?.failed(remoteAddress);
       throw new KgateError('KGATE_UNAUTHORIZED', 'Unauthorized', { reason: outcome.reason });
@@ -166,6 +204,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       auditId = auditIdOf(a.headers);
       record = beginAudit(seen, auditId, rawTarget, remoteAddress, req.headers['user-agent'], started);
       if (a.review) {
+        sendContinue(req, res);
         const body = await readReviewBody(req, 1024 * 1024, limits.requestTimeoutSeconds * 1000);
         const answer = JSON.stringify(await answerSelfReview(a.review, body, a.user, authorizer));
         (res as ServerResponse).writeHead(201, { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'audit-id': auditId, 'content-length': Buffer.byteLength(answer) });
@@ -202,6 +241,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       // Long-running streams stay tied to their credential: a revoked token or password closes them (recheckStreams).
       const stream = longRunning ? { headers: a.headers, authnMethod: a.authnMethod, requester: a.requester, res } : undefined;
       if (stream) streams.add(stream);
+      if (hasBody) sendContinue(req, res);
       res.setHeader('audit-id', auditId);
       const onError = (err: KgateError) => sendError(req, res, err, auditId);
       const onHead = longRunning && record ? (status: number) => record!.started(status) : undefined;
@@ -257,16 +297,44 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   /**
    * Proxied requests skip Fastify: they need none of its routing, parsing or per-request objects (a Request, a
    * Reply and a child logger, held for as long as a watch stays open), and the proxy writes the raw response
-   * anyway. Fastify still gets kgate's own API, methods kgate does not proxy, and every request once shutdown began
-   * (its 503 while closing). Returns false for what Fastify should answer.
+   * anyway. Fastify gets only kgate's own API; methods kube-apiserver does not serve and every request once
+   * shutdown began are refused here. Returns false for what Fastify should answer.
    */
   function direct(req: ClientRequest, res: ClientResponse): boolean {
-    if (shuttingDown || !PROXIED_METHODS.has(req.method ?? '')) return false;
+    const method = req.method ?? '';
+    if (shuttingDown) {
+      refuse(req, res, new KgateError('KGATE_SHUTTING_DOWN', 'shutting down', { retryAfterSeconds: 1 }));
+      return true;
+    }
+    // Methods are case-sensitive (RFC 9110 §9.1): "get" is not GET. HTTP/1.1's parser refuses it; HTTP/2 does not.
+    if (!PROXIED_METHODS.has(method)) {
+      refuse(req, res, new KgateError('KGATE_METHOD_NOT_ALLOWED', `the server does not allow the method ${JSON.stringify(method)} on the requested resource`));
+      return true;
+    }
     const url = req.url ?? '/';
-    if (url.startsWith('/kgate') && (url.length === 6 || url[6] === '/' || url[6] === '?')) return false;
+    if (url.startsWith('/kgate') && (url.length === 6 || url[6] === '/' || url[6] === '?')) {
+      if (expectsContinue.has(req)) res.writeContinue();
+      return false;
+    }
     void proxyHandler(req, res);
     return true;
   }
+
+  /** Refused before admission (shutdown, a method or an expectation kgate does not serve): a Status with an Audit-ID,
+   *  a log line, and an HTTP/1.1 connection closed after it (the client's next bytes are never read). */
+  function refuse(req: ClientRequest, res: ClientResponse, err: KgateError) {
+    const auditId = auditIdOf(distinctHeaders(req.rawHeaders));
+    if (!('stream' in res) && !res.headersSent) (res as ServerResponse).setHeader('connection', 'close');
+    const ce = sendError(req, res, err, auditId);
+    logRequest({ auditID: auditId, sourceIP: req.socket?.remoteAddress, http: req.httpVersion, method: req.method, path: (req.url ?? '/').split('?')[0], status: ce.status, error: err.code, reason: err.message }, ce.level === 'error' ? 'error' : 'info');
+  }
+  /** Requests that sent `Expect: 100-continue`: the 100 goes out once kgate is about to read the body, so a
+   *  request that is refused never has its body sent (Go's net/http does the same for kube-apiserver). */
+  const expectsContinue = new WeakSet<object>();
+  const sendContinue = (req: ClientRequest, res: ClientResponse) => {
+    if (!expectsContinue.delete(req)) return;
+    res.writeContinue();
+  };
 
   function sendError(req: ClientRequest, res: ClientResponse, err: unknown, auditId: string) {
     const ce = toClientError(err);
@@ -363,7 +431,9 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       const left = (inFlightOn.get(socket) ?? 1) - 1;
       if (left > 0) { inFlightOn.set(socket, left); return; }
       inFlightOn.delete(socket);
-      if (!socket.destroyed) arm(socket, limits.keepAliveTimeoutSeconds * 1000);
+      // The timeout the response advertised (Keep-Alive: timeout=N) plus Node's keepAliveTimeoutBuffer, as Node's
+      // own idle close: a client reusing the connection just before N never races the close.
+      if (!socket.destroyed) arm(socket, limits.keepAliveTimeoutSeconds * 1000 + KEEP_ALIVE_BUFFER_MS);
     });
   });
 
@@ -426,9 +496,9 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
         identity: [...upstream.identityHeaders(a.user), ['audit-id', auditId]],
         allowedCredentialHeaders: upstream.allowedCredentialHeaders,
       });
-      let requestHead = `${method} ${rawTarget} HTTP/1.1\r\nhost: ${upstream.host}\r\n`;
-      for (let i = 0; i < headers.length; i += 2) requestHead += `${headers[i]}: ${headers[i + 1]}\r\n`;
-      requestHead += `connection: Upgrade\r\nupgrade: ${asked}\r\n\r\n`;
+      // Written by hand, so checked as undici checks what it writes: a value that cannot be one line is a 500
+      // here, before anything is dialled.
+      const requestHead = buildRequestHead(method, rawTarget, upstream.host, [...headers, 'connection', 'Upgrade', 'upgrade', asked]);
       record = beginAudit(seen, auditId, rawTarget, remoteAddress, req.headers['user-agent'], started);
       const upstreamSocket = await upstream.dial(10_000).catch((err) => { throw upstreamError(err); });
       const outcome = await proxyUpgrade({ client: socket, clientHead: head, upstream: upstreamSocket, requestHead, protocol: asked, timeoutMs: 10_000, refusalHeaders: [['audit-id', auditId]] });
@@ -447,17 +517,35 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       auditId ||= auditIdOf(distinctHeaders(req.rawHeaders));
       record ??= beginAudit(seen, auditId, rawTarget, remoteAddress, req.headers['user-agent'], started);
       record?.complete(ce.status, { reason: ce.body.reason, message: ce.body.message });
-      if (socket.writable) {
-        const body = JSON.stringify(ce.body);
-        const extra = Object.entries({ ...ce.headers, ...(auditId ? { 'audit-id': auditId } : {}) }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-        socket.end(`HTTP/1.1 ${ce.status} ${STATUS_CODES[ce.status] ?? 'Error'}\r\ncontent-type: application/json\r\ncache-control: no-cache, private\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}connection: close\r\n\r\n${body}`);
-      }
+      if (socket.writable) socket.end(rawErrorResponse(ce, auditId));
       socket.once('finish', () => socket.destroy());
       const e = err instanceof KgateError ? err : undefined;
       logRequest({ auditID: auditId || undefined, sourceIP: remoteAddress, user, method, path: rawTarget.split('?')[0], upgrade: req.headers.upgrade, status: ce.status, durationMs: round(performance.now() - started), error: e?.code ?? 'unexpected', reason: e?.details.reason ?? e?.message, ...(e ? {} : { err }) }, ce.level === 'error' ? 'error' : 'info');
     }
   }
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => { void handleUpgrade(req, socket, head); });
+  // CONNECT: kube-apiserver serves no tunnels. Node emits it with (request, response) for HTTP/2 and with
+  // (request, socket, head) for HTTP/1.1; without a listener it answers an empty 405, or drops the connection.
+  const noTunnels = () => new KgateError('KGATE_METHOD_NOT_ALLOWED', 'the server does not allow the method "CONNECT" on the requested resource');
+  app.server.on('connect', (req: ClientRequest, resOrSocket: ClientResponse | Duplex) => {
+    if ('writeHead' in resOrSocket) { refuse(req, resOrSocket, noTunnels()); return; }
+    const socket = resOrSocket;
+    socket.on('error', () => { /* the client went away; nothing left to answer */ });
+    const auditId = auditIdOf(distinctHeaders(req.rawHeaders));
+    const ce = toClientError(noTunnels());
+    socket.end(rawErrorResponse(ce, auditId));
+    socket.once('finish', () => socket.destroy());
+    logRequest({ auditID: auditId, sourceIP: req.socket?.remoteAddress, method: req.method, path: req.url, status: ce.status, error: 'KGATE_METHOD_NOT_ALLOWED' });
+  });
+  // Expect (RFC 9110 §10.1.1): 100-continue is honoured once the request is admitted (sendContinue); any other
+  // expectation is refused with 417, where Node would answer with an empty body.
+  app.server.on('checkContinue', (req: ClientRequest, res: ClientResponse) => {
+    expectsContinue.add(req);
+    app.server.emit('request', req, res);
+  });
+  app.server.on('checkExpectation', (req: ClientRequest, res: ClientResponse) => {
+    refuse(req, res, new KgateError('KGATE_EXPECTATION_FAILED', `the expectation ${JSON.stringify(String(req.headers.expect))} is not supported; only 100-continue`));
+  });
 
   // No body parsing for proxied requests: the raw stream is forwarded as it arrives.
   app.removeAllContentTypeParsers();
@@ -476,7 +564,18 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   });
   app.setNotFoundHandler((request, reply) => {
     reply.hijack();
-    sendError(request.raw, reply.raw, new KgateError('KGATE_BAD_REQUEST', `method ${request.raw.method} is not supported`), '');
+    refuse(request.raw, reply.raw, new KgateError('KGATE_METHOD_NOT_ALLOWED', `the server does not allow the method ${JSON.stringify(request.raw.method)} on the requested resource`));
+  });
+  // A failure inside one of kgate's own routes is a Status like every other answer, never Fastify's own JSON.
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
+    const status = err.statusCode ?? 500;
+    const kerr = status === 413 ? new KgateError('KGATE_TOO_LARGE', err.message)
+      : status >= 400 && status < 500 ? new KgateError('KGATE_BAD_REQUEST', err.message)
+        : err;
+    reply.hijack();
+    const auditId = auditIdOf(distinctHeaders(request.raw.rawHeaders));
+    const ce = sendError(request.raw, reply.raw, kerr, auditId);
+    logRequest({ auditID: auditId, method: request.raw.method, path: request.url.split('?')[0], status: ce.status, error: err.code ?? 'unexpected', ...(ce.status >= 500 ? { err } : {}) }, ce.level === 'error' ? 'error' : 'info');
   });
 
   return {
@@ -505,7 +604,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   };
 }
 
-function createFastify(tls: TlsMaterial, limits: Config['limits'], log: Logger, direct: (req: ClientRequest, res: ClientResponse) => boolean) {
+function createFastify(tls: TlsMaterial, limits: Config['limits'], log: Logger, direct: (req: ClientRequest, res: ClientResponse) => boolean, unroutable: (req: ClientRequest, res: ClientResponse) => void) {
   const https = {
     allowHTTP1: true as const, handshakeTimeout: limits.tlsHandshakeTimeoutSeconds * 1000, maxHeaderSize: limits.maxHeaderBytes,
     // Without a stream cap one HTTP/2 connection could hold any number of watches, each with its upstream
@@ -519,6 +618,10 @@ function createFastify(tls: TlsMaterial, limits: Config['limits'], log: Logger, 
     // The server Fastify would make (HTTP/2 with HTTP/1.1, idle sessions closed), with direct() in front of it.
     serverFactory: (handler) => {
       const server = createSecureServer(https, (req, res) => { if (!direct(req, res)) handler(req, res); });
+      // The HTTP/1.1 side (allowHTTP1) runs Node's http connection code, which reads keepAliveTimeout from this
+      // server (5 s unless set; Fastify sets it only on servers it makes): it advertises `Keep-Alive: timeout=N`
+      // and closes an idle connection keepAliveTimeoutBuffer (1 s) after that.
+      (server as typeof server & { keepAliveTimeout: number }).keepAliveTimeout = limits.keepAliveTimeoutSeconds * 1000;
       server.on('session', (session) => {
         // Idle means no stream open: a quiet watch keeps its session (a GOAWAY would refuse the client's next
         // requests on it). Node's session timer fires once and stays spent, so it is armed again whenever the
@@ -538,7 +641,13 @@ function createFastify(tls: TlsMaterial, limits: Config['limits'], log: Logger, 
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { maxParamLength: 65536 },
     keepAliveTimeout: limits.keepAliveTimeoutSeconds * 1000,
-    return503OnClosing: true,
+    // Both answered by kgate itself, as Status objects: requests once shutdown began (direct()) and what Node's
+    // HTTP/1.1 parser refuses (client-error.ts).
+    return503OnClosing: false,
+    clientErrorHandler: createClientErrorHandler(log, limits.maxHeaderBytes),
+    // A /kgate/ path Fastify cannot route (a malformed percent-escape) is handled like any other path that matches
+    // no kgate route: by the proxy's request path, whose first stage refuses it with a 400 Status.
+    frameworkErrors: (_err, request, reply) => { reply.hijack(); unroutable(request.raw, reply.raw); },
     genReqId: () => '',
   });
 }
@@ -551,6 +660,8 @@ function tlsSocketOf(req: ClientRequest): TLSSocket | undefined {
 }
 
 const MAX_HEADER_LINES = 500;
+/** Node's http.Server keepAliveTimeoutBuffer default. */
+const KEEP_ALIVE_BUFFER_MS = 1000;
 const RECLAIM_AFTER_STREAMS = 1000;
 const RECLAIM_WITHIN_MS = 10_000;
 const RECLAIM_QUIET_MS = 2000;
