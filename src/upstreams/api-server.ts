@@ -61,6 +61,11 @@ export function createApiServerUpstream(cfg: ApiServerConfig): ApiServerUpstream
 
   const token = readOr(cfg.tokenFile, 'tokenFile')?.trim();
   if (cfg.tokenFile && !token) throw new ConfigError([{ file: cfg.tokenFile, message: 'the token file is empty' }]);
+  // It becomes an Authorization header on every request: a character undici refuses in a header value
+  // (lib/core/util.js headerCharRegex; proxy/request-head.ts checks the same) would fail them all.
+  if (cfg.tokenFile && token && /[^\t\x20-\x7e\x80-\xff]/.test(token)) {
+    throw new ConfigError([{ file: cfg.tokenFile, field: 'upstreams.apiServer.tokenFile', message: 'the token holds a line break or another character an HTTP header cannot carry' }]);
+  }
   const connect = tls
     ? { ca: readOr(cfg.caFile, 'caFile'), cert: readOr(cfg.certFile, 'certFile'), key: readOr(cfg.keyFile, 'keyFile'), rejectUnauthorized: true }
     : undefined;
@@ -100,23 +105,9 @@ export function createApiServerUpstream(cfg: ApiServerConfig): ApiServerUpstream
     allowedCredentialHeaders: allowed,
     ownHeaders: own,
     identityHeaders(user) {
-      if (requestHeader) {
-        // The front-proxy headers MicroK8s' API server trusts from a front-proxy-ca client (k8s-semantics.md §2.2).
-        const h: [string, string][] = [...own, ['x-remote-user', user.name]];
-        for (const g of user.groups) h.push(['x-remote-group', g]);
-        for (const [key, values] of Object.entries(user.extra)) for (const v of values) h.push([`x-remote-extra-${encodeExtraKey(key)}`, v]);
-        return h;
-      }
+      if (requestHeader) return [...own, ...frontProxyHeaders(user)];
       if (!impersonate) return own;
-      const h: [string, string][] = [...own, ['impersonate-user', user.name]];
-      for (const g of user.groups) h.push(['impersonate-group', g]);
-      if (user.uid) h.push(['impersonate-uid', user.uid]);
-      for (const [key, values] of Object.entries(user.extra)) {
-        // k8s-semantics.md §3.1: extra keys are percent-encoded so "/" and other non-token characters survive.
-        const name = `impersonate-extra-${encodeExtraKey(key)}`;
-        for (const v of values) h.push([name, v]);
-      }
-      return h;
+      return [...own, ...impersonationHeaders(user)];
     },
     async close() {
       await Promise.all([pool.close(), streamPool.close()]);
@@ -125,6 +116,44 @@ export function createApiServerUpstream(cfg: ApiServerConfig): ApiServerUpstream
 }
 
 /** Extra keys travel in header names: percent-encode everything that is not a header token character. */
+/** The user as Impersonate-* headers, written so that kube-apiserver's impersonation filter reads back exactly this
+ *  user (test/e2e/kube-oracle.test.ts checks it with kube's own filter). */
+export function impersonationHeaders(user: UserInfo): [string, string][] {
+  const h: [string, string][] = [['impersonate-user', wire(user.name)]];
+  for (const g of user.groups) h.push(['impersonate-group', wire(g)]);
+  if (user.uid) h.push(['impersonate-uid', wire(user.uid)]);
+  for (const [key, values] of Object.entries(user.extra)) {
+    const name = `impersonate-extra-${encodeExtraKey(key)}`;
+    for (const v of values) h.push([name, wire(v)]);
+  }
+  return h;
+}
+
+/** The user as the front-proxy headers MicroK8s' API server trusts from a front-proxy-ca client
+ *  (k8s.io/apiserver@v0.34.4/pkg/authentication/request/headerrequest/requestheader.go). */
+export function frontProxyHeaders(user: UserInfo): [string, string][] {
+  const h: [string, string][] = [['x-remote-user', wire(user.name)]];
+  for (const g of user.groups) h.push(['x-remote-group', wire(g)]);
+  for (const [key, values] of Object.entries(user.extra)) for (const v of values) h.push([`x-remote-extra-${encodeExtraKey(key)}`, wire(v)]);
+  return h;
+}
+
+/**
+ * An extra key in a header name. kube-apiserver lower-cases the rest of the name, then percent-decodes it
+ * (k8s.io/apiserver@v0.34.4/pkg/endpoints/filters/impersonation.go unescapeExtraKey, and the same in
+ * pkg/authentication/request/headerrequest/requestheader.go), so anything that is not a lower-case token character
+ * is percent-encoded: "/" and the like, and upper-case letters, which would otherwise arrive lower-cased.
+ */
 function encodeExtraKey(key: string): string {
-  return encodeURIComponent(key).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  let out = '';
+  for (const byte of Buffer.from(key, 'utf8')) {
+    const c = String.fromCharCode(byte);
+    out += /[a-z0-9\-._~]/.test(c) ? c : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/** A header value as the Go server will read it: UTF-8 bytes (undici writes a string one byte per character). */
+function wire(value: string): string {
+  return /[^\x00-\x7f]/.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value;
 }

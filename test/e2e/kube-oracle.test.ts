@@ -9,6 +9,7 @@ import t, { type Test } from 'tap';
 import { randomInt } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { ensureOracle } from '../cluster/binaries.ts';
+import { impersonationHeaders } from '../../src/upstreams/api-server.ts';
 import { startOracle, type ImpersonateAnswer, type KubeCheck, type RequestInfoAnswer } from '../helpers/kube-oracle.ts';
 import { requestAttributes, type RequestAttributes } from '../../src/request/index.ts';
 import { impersonationRequest, impersonate, type AuthorizationAttributes, type Authorizer } from '../../src/authz/index.ts';
@@ -529,6 +530,9 @@ async function kgateImpersonation(requester: UserInfo, headers: readonly (readon
   return { outcome, checks };
 }
 
+/** Users kgate impersonated in agreement with kube: the identity kgate then forwards must read back the same. */
+const impersonatedUsers: UserInfo[] = [];
+
 async function compareImpersonation(tally: Tally, requester: UserInfo, headers: readonly (readonly [string, string])[], kube: ImpersonateAnswer) {
   const where = `requester ${requester.name} headers ${JSON.stringify(headers)}`;
   if (kube.parseError) { tally.skipped++; return; }
@@ -568,6 +572,7 @@ async function compareImpersonation(tally: Tally, requester: UserInfo, headers: 
     return;
   }
   tally.agreed++;
+  if (kube.checks.length) impersonatedUsers.push(outcome.ok);
   const kinds = new Set(kube.checks.map((c) => c.resource));
   tally.cover(...(kinds.size ? [...kinds].map((k) => `impersonate ${k}`) : ['no impersonation']), ...(kube.user?.name === 'system:anonymous' ? ['anonymous'] : []));
 }
@@ -643,5 +648,27 @@ if (typeof oracle !== 'string') {
     }
     t.comment(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
     report(t, tally, 'impersonation', 'impersonation');
+  });
+
+  // kgate forwards the user it authorized as Impersonate-* headers (16443-style upstreams): kube's own filter must
+  // read those headers back as exactly that user, or the API server would act for someone kgate never authorized.
+  t.test('the identity kgate forwards reads back as the same user in kube', async (t) => {
+    const admin: UserInfo = { name: 'kgate', uid: '', groups: ['system:masters', 'system:authenticated'], extra: {} };
+    const made: UserInfo[] = [
+      { name: 'é', uid: 'ü-1', groups: ['日本', '', 'system:authenticated'], extra: { 'Example.com/Team': ['x y'], 'a%b': ['1'], ſ: ['v'], '': ['e'] } },
+      { name: 'system:serviceaccount:ns:sa', uid: '', groups: ['system:serviceaccounts', 'system:authenticated'], extra: {} },
+      { name: 'system:anonymous', uid: '', groups: ['system:unauthenticated'], extra: { UPPER: ['A', 'B'] } },
+    ];
+    const users = [...made, ...impersonatedUsers];
+    const answers = await kube.impersonate(users.map((u) => ({ requester: admin, headers: impersonationHeaders(u) })));
+    let same = 0;
+    for (const [i, u] of users.entries()) {
+      const a = answers[i]!;
+      const want = canonicalUser(u);
+      if (a.status === 200 && !a.invalidUTF8 && isDeepStrictEqual(canonicalUser(a.user!), want)) { same++; continue; }
+      t.fail(`kgate forwards ${JSON.stringify(impersonationHeaders(u))} for ${JSON.stringify(want)}; expected kube to read that user back, it answered ${a.status} ${JSON.stringify(a.user ?? a.body)}`);
+      if (i > 20) break;
+    }
+    t.equal(same, users.length, `every one of ${users.length} impersonated users reads back unchanged`);
   });
 }

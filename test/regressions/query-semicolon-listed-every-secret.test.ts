@@ -13,12 +13,12 @@ import { startTestGateway } from '../helpers/gateway.ts';
 
 const POLICY = `apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
-metadata: {name: one-secret, namespace: n}
+metadata: {name: one-secret, namespace: ns1}
 rules: [{apiGroups: [""], resources: [secrets], resourceNames: [x], verbs: [list, watch]}]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
-metadata: {name: one-secret, namespace: n}
+metadata: {name: one-secret, namespace: ns1}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: one-secret}
 subjects: [{kind: User, name: one}]
 `;
@@ -33,14 +33,14 @@ t.test('a query pair Go would drop never reaches the upstream', async (t) => {
   });
   t.teardown(async () => { await gw.close(); await up.close(); });
   const get = async (q: string) => {
-    const res = await request(`${gw.url}/api/v1/namespaces/n/secrets?${q}`, { dispatcher: gw.agent, headers: { authorization: 'Bearer tok-one' } });
+    const res = await request(`${gw.url}/api/v1/namespaces/ns1/secrets?${q}`, { dispatcher: gw.agent, headers: { authorization: 'Bearer tok-one' } });
     return { status: res.statusCode, body: await res.body.json() as { reason?: string; message?: string } };
   };
 
   const ok = await get('fieldSelector=metadata.name%3Dx');
   t.equal(ok.status, 200, 'the grant itself works');
   // Only requests for the resource count (kgate's health probe also calls the upstream).
-  const forwarded = () => up.seen.filter((r) => r.url.startsWith('/api/v1/namespaces/n/secrets')).length;
+  const forwarded = () => up.seen.filter((r) => r.url.startsWith('/api/v1/namespaces/ns1/secrets')).length;
   const before = forwarded();
   for (const q of ['fieldSelector=metadata.name=x,a=b;', 'fieldSelector=metadata.name%3Dx&a=b;', 'fieldSelector=metadata.name%3Dx&z=%zz',
     `fieldSelector=metadata.name%3Dx${'&'.repeat(10_001)}`]) {
