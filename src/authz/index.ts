@@ -1,6 +1,8 @@
 // authz/: Authorizer -> allow | deny | no-opinion (+ reason, rule), composed like kube-apiserver's union with the
-// privileged group (system:masters) first. Policy files are watched: a change that fails to load is logged and
-// counted, and the last good policy stays in force. kube-apiserver's 403 wording and impersonation live here too.
+// privileged group (system:masters) first. The RBAC authorizer carries kube-apiserver's bootstrap policy beneath its
+// files unless told not to (bootstrap-policy.ts, bootstrap-reconcile.ts). Policy files are watched: a change that
+// fails to load is logged and counted, and the last good policy stays in force. kube-apiserver's 403 wording and
+// impersonation live here too.
 import type { Logger } from 'pino';
 import type { AuthorizerConfig } from '../config/schema.ts';
 import { watchPath, type WatchedFile } from '../config/watched-file.ts';
@@ -49,7 +51,10 @@ export async function createAuthorizerChain(modes: AuthorizerConfig[], log: Logg
       case 'AlwaysAllow': chain.push(alwaysAllowAuthorizer); break;
       case 'AlwaysDeny': chain.push(alwaysDenyAuthorizer); break;
       case 'RBAC': {
-        const w = watch('RBAC', m.policyFile, () => loadRbacPolicy(m.policyFile), (p) => ({ roles: p.roles, bindings: p.bindings }));
+        // The bootstrap policy is on unless the entry says bootstrapPolicy: false (the config loader fills the default;
+        // callers building the entry themselves may leave it out).
+        const bootstrapPolicy = m.bootstrapPolicy !== false;
+        const w = watch('RBAC', m.policyFile, () => loadRbacPolicy(m.policyFile, { bootstrapPolicy }), (p) => ({ roles: p.roles, bindings: p.bindings, bootstrapPolicy }));
         chain.push(createRbacAuthorizer(() => w.current));
         break;
       }

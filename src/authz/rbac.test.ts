@@ -141,14 +141,15 @@ t.test('rulesFor lists what applies in a namespace', async (t) => {
 t.test('invalid policies are refused with file, line and field', async (t) => {
   const bad = join(dir, 'bad.yaml');
   const cases: [string, RegExp][] = [
-    ['apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r}\nrules: []\n', /bad\.yaml: line 1: document 1: metadata\.namespace: is required for a Role/],
+    ['apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r, namespace: Dev}\nrules: []\n', /bad\.yaml: line 3: document 1: metadata\.namespace: Invalid value: "Dev": a lowercase RFC 1123 label/],
     ['kind: Role\napiVersion: v1\nmetadata: {name: r, namespace: x}\n', /document 1: apiVersion: expected rbac\.authorization\.k8s\.io\/v1/],
-    ['---\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\nrules:\n- {verbs: [get], resources: [pods]}\n', /line 7: document 2: rules\[0\]: resource rules must supply at least one api group/],
-    ['apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r, namespace: x}\nrules:\n- {verbs: [get], nonResourceURLs: ["/x"]}\n', /namespaced rules cannot apply to nonResourceURLs/],
-    ['apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: b}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: r}\n', /roleRef\.kind: must be ClusterRole/],
-    ['apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: b}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: r}\nsubjects: [{kind: ServiceAccount, name: s}]\n', /subjects\[0\]\.namespace: is required for a ServiceAccount/],
-    ['apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\nrules:\n- {verbs: [get], apiGroups: [""], resources: [pods], resourceName: [x]}\n', /unknown field "resourceName"/],
-    ['kind: [unclosed\n', /bad\.yaml: line \d+: Flow sequence/],
+    ['---\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\nrules:\n- {verbs: [get], resources: [pods]}\n', /line 7: document 2: rules\[0\]\.apiGroups: Required value: resource rules must supply at least one api group/],
+    ['apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r, namespace: x}\nrules:\n- {verbs: [get], nonResourceURLs: ["/x"]}\n', /namespaced rules cannot apply to non-resource URLs/],
+    ['apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: b}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: r}\n', /roleRef\.kind: Unsupported value: "Role": supported values: "ClusterRole"/],
+    ['apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: b}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: r}\nsubjects: [{kind: ServiceAccount, name: s}]\n', /subjects\[0\]\.namespace: Required value/],
+    ['apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\nrules:\n- {verbs: [get], apiGroups: [""], resources: [pods], resourceName: [x]}\n', /rules\[0\]\.resourceName: unknown field "resourceName"/],
+    ['apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\nrules:\n- verbs: [on]\n  apiGroups: [""]\n  resources: [pods]\n', /line 5: document 1: rules\[0\]\.verbs\[0\]: expected a string, got the boolean true/],
+    ['kind: [unclosed\n', /bad\.yaml: line \d+: document 1: Flow sequence/],
   ];
   for (const [text, expected] of cases) {
     writeFileSync(bad, text);

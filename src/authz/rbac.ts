@@ -3,22 +3,28 @@
 // ClusterRoleBindings first, then RoleBindings of the request's namespace; the first rule that allows wins;
 // RBAC never denies, so no match is no-opinion. Unlike kube-apiserver, bindings are indexed by subject and
 // namespace at load time, so a decision looks at the few bindings that can apply, whatever the policy's size.
-// ClusterRole aggregation (aggregationRule.clusterRoleSelectors) is resolved at load, as the controller would.
+// ClusterRole aggregation (aggregationRule.clusterRoleSelectors) is resolved at load, as the controller would, after
+// kube-apiserver's bootstrap policy is combined with the files (bootstrap-reconcile.ts) when it is on.
 import { ConfigError, type FileProblem } from '../errors.ts';
 import type { UserInfo } from '../authn/user.ts';
 import type { AuthorizationAttributes, AuthorizationResult, Authorizer, RuleSet } from './authorizer.ts';
 import { readPolicyObjects, type Origin, type PolicyObject } from './policy-files.ts';
+import { checkRbacObject } from './rbac-validation.ts';
+import { bootstrapPolicyObjects, bootstrapPolicySource, isBootstrapOrigin } from './bootstrap-policy.ts';
+import { reconcileBootstrapPolicy, type CompiledObjects } from './bootstrap-reconcile.ts';
 
 const RBAC_GROUP = 'rbac.authorization.k8s.io';
-const KINDS = new Set(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding']);
 
 export interface PolicyRule { verbs: string[]; apiGroups?: string[]; resources?: string[]; resourceNames?: string[]; nonResourceURLs?: string[] }
 
-interface CompiledRule { rule: PolicyRule; index: number; verbs: Set<string>; apiGroups: Set<string>; resources: string[]; resourceNames: Set<string>; nonResourceURLs: string[] }
-interface RoleObj { kind: 'Role' | 'ClusterRole'; name: string; namespace: string; labels: Record<string, string>; rules: CompiledRule[]; origin: Origin; aggregation?: LabelSelector[] }
-interface Subject { kind: 'User' | 'Group' | 'ServiceAccount'; name: string; namespace?: string }
-interface BindingObj { kind: 'RoleBinding' | 'ClusterRoleBinding'; name: string; namespace: string; roleRef: { kind: 'Role' | 'ClusterRole'; name: string }; subjects: Subject[]; origin: Origin }
-interface LabelSelector { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] }
+/** Where a rule was written when it is not the role's own: the role it was aggregated from, or the bootstrap role
+ *  reconciliation added it from (the index is that role's rule the piece belongs to). */
+export interface RuleSource { kind: 'Role' | 'ClusterRole'; namespace: string; name: string; index: number; origin: Origin }
+export interface CompiledRule { rule: PolicyRule; index: number; verbs: Set<string>; apiGroups: Set<string>; resources: string[]; resourceNames: Set<string>; nonResourceURLs: string[]; from?: RuleSource }
+export interface RoleObj { kind: 'Role' | 'ClusterRole'; name: string; namespace: string; labels: Record<string, string>; annotations: Record<string, string>; rules: CompiledRule[]; origin: Origin; aggregation?: LabelSelector[] }
+export interface Subject { kind: 'User' | 'Group' | 'ServiceAccount'; name: string; namespace?: string }
+export interface BindingObj { kind: 'RoleBinding' | 'ClusterRoleBinding'; name: string; namespace: string; annotations: Record<string, string>; roleRef: { kind: 'Role' | 'ClusterRole'; name: string }; subjects: Subject[]; origin: Origin }
+export interface LabelSelector { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] }
 interface IndexedBinding { binding: BindingObj; subject: Subject }
 
 export interface RbacPolicy {
@@ -28,67 +34,26 @@ export interface RbacPolicy {
   authorize(a: AuthorizationAttributes): AuthorizationResult;
   /** All rules that apply to the user in the namespace (SelfSubjectRulesReview). */
   rulesFor(user: UserInfo, namespace: string): { rules: PolicyRule[]; errors: string[] };
+  /** A role's rules as in force (bootstrap policy combined, aggregation resolved), or undefined if it is not defined. */
+  rulesOf(kind: 'Role' | 'ClusterRole', namespace: string, name: string): PolicyRule[] | undefined;
+}
+
+export interface RbacOptions {
+  /** Combine kube-apiserver's bootstrap policy with the objects (bootstrap-reconcile.ts). */
+  bootstrapPolicy?: boolean;
 }
 
 // ---- loading and validation ----
 
-export function loadRbacPolicy(path: string): RbacPolicy {
-  return compileRbacPolicy(readPolicyObjects(path));
+export function loadRbacPolicy(path: string, options: RbacOptions = {}): RbacPolicy {
+  return compileRbacPolicy(readPolicyObjects(path), options);
 }
 
-export function compileRbacPolicy(objects: PolicyObject[]): RbacPolicy {
-  const problems: FileProblem[] = [];
-  const roles = new Map<string, RoleObj>();
-  const bindings: BindingObj[] = [];
-  for (const { value, origin, lineOf } of objects) {
-    const at = (field: string, message: string, line = origin.line) => problems.push({ file: origin.file, line, field: `document ${origin.document}: ${field}`, message });
-    const kind = value.kind;
-    if (typeof kind !== 'string' || !KINDS.has(kind)) { at('kind', `expected Role, ClusterRole, RoleBinding or ClusterRoleBinding, got ${JSON.stringify(kind)}`); continue; }
-    if (value.apiVersion !== `${RBAC_GROUP}/v1`) { at('apiVersion', `expected ${RBAC_GROUP}/v1, got ${JSON.stringify(value.apiVersion)}`); continue; }
-    const meta = (value.metadata ?? {}) as { name?: unknown; namespace?: unknown; labels?: Record<string, string> };
-    const name = meta.name;
-    if (typeof name !== 'string' || name === '') { at('metadata.name', 'is required'); continue; }
-    const namespaced = kind === 'Role' || kind === 'RoleBinding';
-    const namespace = typeof meta.namespace === 'string' ? meta.namespace : '';
-    if (namespaced && namespace === '') { at('metadata.namespace', `is required for a ${kind}`); continue; }
-    if (!namespaced && namespace !== '') { at('metadata.namespace', `must be empty for a ${kind}`); continue; }
-    if (kind === 'Role' || kind === 'ClusterRole') {
-      const rawRules = value.rules ?? [];
-      if (!Array.isArray(rawRules)) { at('rules', 'must be a list'); continue; }
-      const rules: CompiledRule[] = [];
-      rawRules.forEach((r, i) => {
-        const err = validateRule(r, kind === 'ClusterRole');
-        if (err) at(`rules[${i}]`, err, lineOf(['rules', i]));
-        else rules.push(compileRule(r as PolicyRule, i));
-      });
-      const agg = (value.aggregationRule as { clusterRoleSelectors?: LabelSelector[] } | undefined)?.clusterRoleSelectors;
-      if (agg !== undefined && kind !== 'ClusterRole') at('aggregationRule', 'only a ClusterRole may aggregate');
-      const key = `${kind}/${namespace}/${name}`;
-      if (roles.has(key)) at('metadata.name', `${kind} "${namespace ? `${namespace}/` : ''}${name}" is defined twice (also at ${describeOrigin(roles.get(key)!.origin)})`);
-      roles.set(key, { kind, name, namespace, labels: meta.labels ?? {}, rules, origin, ...(agg ? { aggregation: agg } : {}) });
-    } else {
-      const roleRef = value.roleRef as { apiGroup?: unknown; kind?: unknown; name?: unknown } | undefined;
-      if (!roleRef || typeof roleRef.name !== 'string' || roleRef.name === '') { at('roleRef.name', 'is required'); continue; }
-      if (roleRef.apiGroup !== RBAC_GROUP) { at('roleRef.apiGroup', `must be ${RBAC_GROUP}`); continue; }
-      if (roleRef.kind !== 'ClusterRole' && !(kind === 'RoleBinding' && roleRef.kind === 'Role')) {
-        at('roleRef.kind', kind === 'RoleBinding' ? 'must be Role or ClusterRole' : 'must be ClusterRole');
-        continue;
-      }
-      const subjects: Subject[] = [];
-      const rawSubjects = value.subjects ?? [];
-      if (!Array.isArray(rawSubjects)) { at('subjects', 'must be a list'); continue; }
-      rawSubjects.forEach((s: { kind?: unknown; name?: unknown; namespace?: unknown }, i: number) => {
-        if (s.kind !== 'User' && s.kind !== 'Group' && s.kind !== 'ServiceAccount') { at(`subjects[${i}].kind`, `expected User, Group or ServiceAccount, got ${JSON.stringify(s.kind)}`, lineOf(['subjects', i])); return; }
-        if (typeof s.name !== 'string' || s.name === '') { at(`subjects[${i}].name`, 'is required', lineOf(['subjects', i])); return; }
-        if (s.kind === 'ServiceAccount' && !namespaced && !s.namespace) { at(`subjects[${i}].namespace`, 'is required for a ServiceAccount in a ClusterRoleBinding', lineOf(['subjects', i])); return; }
-        subjects.push({ kind: s.kind, name: s.name, ...(typeof s.namespace === 'string' && s.namespace ? { namespace: s.namespace } : {}) });
-      });
-      bindings.push({ kind: kind as BindingObj['kind'], name, namespace, roleRef: { kind: roleRef.kind as 'Role' | 'ClusterRole', name: roleRef.name }, subjects, origin });
-    }
-  }
-  if (problems.length) throw new ConfigError(problems);
-  aggregate(roles);
+export function compileRbacPolicy(objects: PolicyObject[], options: RbacOptions = {}): RbacPolicy {
   const warnings: FileProblem[] = [];
+  let { roles, bindings } = validateRbacObjects(objects);
+  if (options.bootstrapPolicy) ({ roles, bindings } = reconcileBootstrapPolicy({ roles, bindings }, compiledBootstrapPolicy(), compileRule, warnings));
+  aggregate(roles, warnings);
   for (const b of bindings) {
     const key = b.roleRef.kind === 'Role' ? `Role/${b.namespace}/${b.roleRef.name}` : `ClusterRole//${b.roleRef.name}`;
     if (!roles.has(key)) warnings.push({ file: b.origin.file, line: b.origin.line, message: `${b.kind} "${b.name}" refers to ${b.roleRef.kind} "${b.roleRef.name}", which is not defined: it grants nothing` });
@@ -96,28 +61,37 @@ export function compileRbacPolicy(objects: PolicyObject[]): RbacPolicy {
   return createEvaluator(roles, bindings, warnings);
 }
 
-function validateRule(r: unknown, clusterScoped: boolean): string | undefined {
-  if (r === null || typeof r !== 'object') return 'must be an object';
-  const rule = r as Record<string, unknown>;
-  for (const f of ['verbs', 'apiGroups', 'resources', 'resourceNames', 'nonResourceURLs']) {
-    const v = rule[f];
-    if (v !== undefined && (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))) return `${f} must be a list of strings`;
-  }
-  const known = new Set(['verbs', 'apiGroups', 'resources', 'resourceNames', 'nonResourceURLs']);
-  for (const k of Object.keys(rule)) if (!known.has(k)) return `unknown field "${k}"`;
-  const len = (f: string) => (rule[f] as string[] | undefined)?.length ?? 0;
-  if (len('verbs') === 0) return 'verbs must contain at least one value';
-  if (len('nonResourceURLs') > 0) {
-    if (!clusterScoped) return 'namespaced rules cannot apply to nonResourceURLs';
-    if (len('apiGroups') > 0 || len('resources') > 0 || len('resourceNames') > 0) return 'rules cannot apply to both regular resources and non-resource URLs';
-    return undefined;
-  }
-  if (len('apiGroups') === 0) return 'resource rules must supply at least one api group';
-  if (len('resources') === 0) return 'resource rules must supply at least one resource';
-  return undefined;
+let bootstrapCompiled: CompiledObjects | undefined;
+/** The bootstrap objects, validated and compiled once per process. */
+function compiledBootstrapPolicy(): CompiledObjects {
+  bootstrapCompiled ??= validateRbacObjects(bootstrapPolicyObjects());
+  return bootstrapCompiled;
 }
 
-function compileRule(rule: PolicyRule, index: number): CompiledRule {
+/** The objects checked and compiled, neither combined with the bootstrap policy nor aggregated. */
+export function validateRbacObjects(objects: PolicyObject[]): CompiledObjects {
+  const problems: FileProblem[] = [];
+  const roles = new Map<string, RoleObj>();
+  const bindings: BindingObj[] = [];
+  for (const object of objects) {
+    // Each object as kube-apiserver checks a create (rbac-validation.ts): with its defaults, or with its problems.
+    const checked = checkRbacObject(object);
+    if (checked.problems) { problems.push(...checked.problems); continue; }
+    const o = checked.object;
+    const { origin } = object;
+    if ('rules' in o) {
+      const key = `${o.kind}/${o.namespace}/${o.name}`;
+      if (roles.has(key)) problems.push({ file: origin.file, line: origin.line, field: `document ${origin.document}: metadata.name`, message: `${o.kind} "${o.namespace ? `${o.namespace}/` : ''}${o.name}" is defined twice (also at ${describeOrigin(roles.get(key)!.origin)})` });
+      roles.set(key, { kind: o.kind, name: o.name, namespace: o.namespace, labels: o.labels, annotations: o.annotations, rules: o.rules.map(compileRule), origin, ...(o.aggregation ? { aggregation: o.aggregation } : {}) });
+    } else {
+      bindings.push({ kind: o.kind, name: o.name, namespace: o.namespace, annotations: o.annotations, roleRef: { kind: o.roleRef.kind, name: o.roleRef.name }, subjects: o.subjects, origin });
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return { roles, bindings };
+}
+
+export function compileRule(rule: PolicyRule, index: number): CompiledRule {
   return {
     rule, index,
     verbs: new Set(rule.verbs), apiGroups: new Set(rule.apiGroups ?? []), resources: rule.resources ?? [],
@@ -141,33 +115,92 @@ function selectorMatches(sel: LabelSelector, labels: Record<string, string>): bo
   return true;
 }
 
-/** The clusterrole-aggregation controller's result: an aggregating role's rules are the union, in name order, of
- *  the rules of every other ClusterRole its selectors match (repeated until stable, for chains). */
-function aggregate(roles: Map<string, RoleObj>): void {
-  const cluster = [...roles.values()].filter((r) => r.kind === 'ClusterRole').sort((a, b) => a.name.localeCompare(b.name));
-  for (let pass = 0; pass < 10; pass++) {
+/** kube-controller-manager's clusterrole-aggregation controller, run until it settles
+ *  (k8s.io/kubernetes@v1.34.4/pkg/controller/clusterroleaggregation/clusterroleaggregation_controller.go,
+ *  syncClusterRole): for each selector in turn, the ClusterRoles it matches in name order (byte order, the aggregating
+ *  role itself excluded) contribute their rules, each rule once (equality.Semantic: an absent list equals an empty
+ *  one). A non-empty union replaces the role's rules. An empty one (no selector matches, or only roles without
+ *  rules) leaves the rules the role was written with: the controller then applies a ClusterRole that names no rules,
+ *  which takes nothing away. Any ClusterRole change re-syncs every aggregating role, so chains settle; kgate repeats
+ *  passes in name order until nothing changes. Roles that aggregate one another settle on an answer that depends on
+ *  the order the controller happens to sync them; kgate warns about them. */
+function aggregate(roles: Map<string, RoleObj>, warnings: FileProblem[]): void {
+  const byName = (a: RoleObj, b: RoleObj) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name));
+  const cluster = [...roles.values()].filter((r) => r.kind === 'ClusterRole').sort(byName);
+  const aggregating = cluster.filter((r) => r.aggregation);
+  if (aggregating.length === 0) return;
+  const own = new Map(aggregating.map((r) => [r, r.rules]));
+  // Labels never change here, so each selector's matches are found once.
+  const matches = new Map(aggregating.map((r) => [r, r.aggregation!.map((sel) => cluster.filter((o) => o !== r && selectorMatches(sel, o.labels)))]));
+  for (let pass = 0; pass <= aggregating.length; pass++) {
     let changed = false;
-    for (const role of cluster) {
-      if (!role.aggregation) continue;
+    for (const role of aggregating) {
       const seen = new Set<string>();
       const rules: CompiledRule[] = [];
-      for (const other of cluster) {
-        if (other === role || !role.aggregation.some((s) => selectorMatches(s, other.labels))) continue;
-        for (const r of other.rules) {
-          const key = JSON.stringify(r.rule);
-          if (seen.has(key)) continue;
-          seen.add(key);
-          rules.push({ ...r, index: rules.length });
+      for (const selected of matches.get(role)!) {
+        for (const other of selected) {
+          other.rules.forEach((r) => {
+            const key = ruleKey(r.rule);
+            if (seen.has(key)) return;
+            seen.add(key);
+            rules.push({ ...r, index: rules.length, from: r.from ?? { kind: other.kind, namespace: other.namespace, name: other.name, index: r.index, origin: other.origin } });
+          });
         }
       }
-      if (JSON.stringify(rules.map((r) => r.rule)) !== JSON.stringify(role.rules.map((r) => r.rule))) { role.rules = rules; changed = true; }
+      const next = rules.length ? rules : own.get(role)!;
+      if (next.length !== role.rules.length || next.some((r, i) => ruleKey(r.rule) !== ruleKey(role.rules[i]!.rule))) { role.rules = next; changed = true; }
     }
-    if (!changed) return;
+    if (!changed) break;
+  }
+  const cycle = aggregationCycle(aggregating, matches);
+  if (cycle) {
+    const first = cycle[0]!;
+    warnings.push({ file: first.origin.file, line: first.origin.line, message: `ClusterRoles ${cycle.map((r) => `"${r.name}"`).join(', ')} aggregate one another: kube-controller-manager's result depends on the order it syncs them` });
   }
 }
 
+/** A PolicyRule's identity for equality.Semantic.DeepEqual: field order in the file does not count, list order does. */
+function ruleKey(r: PolicyRule): string {
+  return JSON.stringify([r.verbs, r.apiGroups ?? [], r.resources ?? [], r.resourceNames ?? [], r.nonResourceURLs ?? []]);
+}
+
+/** Aggregating roles that select one another, directly or through others; undefined when there are none. */
+function aggregationCycle(aggregating: RoleObj[], matches: Map<RoleObj, RoleObj[][]>): RoleObj[] | undefined {
+  const state = new Map<RoleObj, 'open' | 'done'>();
+  const path: RoleObj[] = [];
+  const visit = (r: RoleObj): RoleObj[] | undefined => {
+    if (state.get(r) === 'open') return path.slice(path.indexOf(r));
+    if (state.get(r) === 'done') return undefined;
+    state.set(r, 'open');
+    path.push(r);
+    for (const next of new Set(matches.get(r)!.flat())) {
+      if (!next.aggregation) continue;
+      const found = visit(next);
+      if (found) return found;
+    }
+    path.pop();
+    state.set(r, 'done');
+    return undefined;
+  };
+  for (const r of aggregating) {
+    const found = visit(r);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 function describeOrigin(o: Origin): string {
-  return `${o.file}:${o.line}`;
+  return isBootstrapOrigin(o) ? bootstrapPolicySource() : `${o.file}:${o.line}`;
+}
+
+/** Where a rule is: `ClusterRole "reader" rules[0] at /etc/kgate/policy/rbac.yaml:12 (document 3)`, or `in the
+ *  built-in bootstrap policy (kube-apiserver v1.34.4)`, followed by where it came from when aggregation or
+ *  reconciliation put it there. */
+function describeRule(role: RoleObj, rule: CompiledRule): string {
+  const where = (o: Origin) => (isBootstrapOrigin(o) ? `in the ${bootstrapPolicySource()}` : `at ${o.file}:${o.line} (document ${o.document})`);
+  const name = (r: { kind: string; namespace: string; name: string }) => `${r.kind} "${r.namespace ? `${r.namespace}/` : ''}${r.name}"`;
+  const here = `${name(role)} rules[${rule.index}] ${where(role.origin)}`;
+  return rule.from ? `${here}, from ${name(rule.from)} rules[${rule.from.index}] ${where(rule.from.origin)}` : here;
 }
 
 // ---- evaluation ----
@@ -273,7 +306,7 @@ function createEvaluator(roles: Map<string, RoleObj>, bindings: BindingObj[], wa
             decision: 'allow',
             reason: `RBAC: allowed by ${b.kind} "${bindingName}" of ${b.roleRef.kind} "${b.roleRef.name}" to ${describeSubject(e.subject, b.namespace)}`,
             authorizer: 'RBAC',
-            rule: `${role.kind} "${role.namespace ? `${role.namespace}/` : ''}${role.name}" rules[${rule.index}] at ${describeOrigin(role.origin)} (document ${role.origin.document})`,
+            rule: describeRule(role, rule),
           };
           return true;
         }
@@ -287,6 +320,9 @@ function createEvaluator(roles: Map<string, RoleObj>, bindings: BindingObj[], wa
       const rules: PolicyRule[] = [];
       visit(user, namespace, (_e, role) => { for (const r of role.rules) rules.push(r.rule); return false; }, errors);
       return { rules, errors };
+    },
+    rulesOf(kind, namespace, name) {
+      return roles.get(`${kind}/${kind === 'Role' ? namespace : ''}/${name}`)?.rules.map((r) => r.rule);
     },
   };
 }

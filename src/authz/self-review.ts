@@ -31,7 +31,9 @@ export async function answerSelfReview(kind: SelfReviewKind, body: unknown, user
   const meta = { creationTimestamp: null };
   if (kind === 'SelfSubjectReview') {
     return {
-      kind, apiVersion: 'authentication.k8s.io/v1', metadata: meta,
+      // Stamped with the time of the review, as kube-apiserver does
+      // (k8s.io/kubernetes@v1.34.4/pkg/registry/authentication/selfsubjectreview/rest.go).
+      kind, apiVersion: 'authentication.k8s.io/v1', metadata: { creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z') },
       status: { userInfo: { username: user.name, ...(user.uid ? { uid: user.uid } : {}), groups: user.groups, ...(Object.keys(user.extra).length ? { extra: user.extra } : {}) } },
     };
   }

@@ -57,9 +57,10 @@ function renderGatewayYaml(listen: string, upstream: string): string {
     listen,
     tls: { certFile: 'certs/server.crt', keyFile: 'certs/server.key', clientCAFile: 'certs/ca.crt' },
     authentication: { tokenFile: 'credentials/basic_token.csv', anonymous: false },
-    // system:masters (the admin in basic_token.csv) is always allowed; everyone else gets what policy/rbac.yaml
-    // grants (discovery and nothing more until you add bindings).
-    authorization: [{ mode: 'RBAC', policyFile: 'policy/rbac.yaml' }],
+    // system:masters (the admin in basic_token.csv) is always allowed; everyone else gets what kube-apiserver's
+    // bootstrap policy grants every authenticated user (discovery, self reviews, version and health) plus what
+    // policy/rbac.yaml grants (nothing until you add bindings).
+    authorization: [{ mode: 'RBAC', policyFile: 'policy/rbac.yaml', bootstrapPolicy: true }],
     upstreams: {
       apiServer: https
         ? { url: upstream, caFile: 'certs/upstream-ca.crt', certFile: 'certs/upstream-client.crt', keyFile: 'certs/upstream-client.key', identity: 'impersonate' }
@@ -69,24 +70,23 @@ function renderGatewayYaml(listen: string, upstream: string): string {
   return `# kgate gateway configuration. Relative paths resolve against this file's folder.\n${stringify(doc)}`;
 }
 
-/** kube-apiserver's system:discovery and system:public-info-viewer, so kubectl can discover what it may use, plus
- *  a commented example of granting a user read access in one namespace. */
+/** Comments and an example only: kube-apiserver's bootstrap policy, built in, already lets every authenticated user
+ *  discover the API (system:discovery), ask about themselves (system:basic-user) and read the version and health
+ *  (system:public-info-viewer), and provides the ClusterRoles view, edit, admin and cluster-admin to bind. */
 const STARTER_RBAC_POLICY = `# kgate authorization policy: standard rbac.authorization.k8s.io/v1 objects (several documents, or a folder of
 # files). Edits take effect within a second; an edit that does not load is rejected and the last good policy stays.
 # Members of system:masters (the admin token) are always allowed, as in kube-apiserver.
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: "kgate:discovery"}
-rules:
-- nonResourceURLs: ["/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*", "/version", "/version/", "/healthz", "/livez", "/readyz"]
-  verbs: [get]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: "kgate:discovery"}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "kgate:discovery"}
-subjects: [{kind: Group, apiGroup: rbac.authorization.k8s.io, name: "system:authenticated"}]
-# Example: let alice read pods and logs in the dev namespace.
+# kube-apiserver's bootstrap policy is built in (gateway.yaml: bootstrapPolicy: true): every authenticated user may
+# use discovery, kubectl auth can-i and whoami, and the ClusterRoles view, edit, admin and cluster-admin exist to
+# be bound. Objects here with the same name as a built-in one are combined with it as kube-apiserver does (README).
+# Example: let alice read most things in the dev namespace (the built-in ClusterRole "view").
+# ---
+# apiVersion: rbac.authorization.k8s.io/v1
+# kind: RoleBinding
+# metadata: {name: alice-views, namespace: dev}
+# roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+# subjects: [{kind: User, apiGroup: rbac.authorization.k8s.io, name: alice}]
+# Example: let bob read pods and their logs in the dev namespace, and nothing else there.
 # ---
 # apiVersion: rbac.authorization.k8s.io/v1
 # kind: Role
@@ -96,7 +96,7 @@ subjects: [{kind: Group, apiGroup: rbac.authorization.k8s.io, name: "system:auth
 # ---
 # apiVersion: rbac.authorization.k8s.io/v1
 # kind: RoleBinding
-# metadata: {name: alice-reads-pods, namespace: dev}
+# metadata: {name: bob-reads-pods, namespace: dev}
 # roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}
-# subjects: [{kind: User, apiGroup: rbac.authorization.k8s.io, name: alice}]
+# subjects: [{kind: User, apiGroup: rbac.authorization.k8s.io, name: bob}]
 `;

@@ -31,7 +31,12 @@ export const AuthenticationSchema = Type.Object({
 export const AuthorizerSchema = Type.Union([
   Type.Object({ mode: Type.Literal('AlwaysAllow') }, closed),
   Type.Object({ mode: Type.Literal('AlwaysDeny') }, closed),
-  Type.Object({ mode: Type.Literal('RBAC'), policyFile: Type.String({ minLength: 1 }) }, closed),
+  Type.Object({
+    mode: Type.Literal('RBAC'), policyFile: Type.String({ minLength: 1 }),
+    /** kube-apiserver's default roles and bindings (system:discovery, system:basic-user, cluster-admin, the aggregated
+     *  admin/edit/view, ...), combined with the policy files as kube-apiserver reconciles them at start. */
+    bootstrapPolicy: Type.Optional(Type.Boolean({ default: true })),
+  }, closed),
   Type.Object({ mode: Type.Literal('ABAC'), policyFile: Type.String({ minLength: 1 }) }, closed),
   Type.Object({
     mode: Type.Literal('Webhook'), url: Type.String({ minLength: 1 }), caFile: Type.Optional(Type.String()),

@@ -1,5 +1,6 @@
-// Where the real control-plane binaries come from. kube-apiserver is built once from the pinned k8s.io/kubernetes
-// module (test/cluster/kube/go.mod) and cached outside the repo; etcd, containerd and kubectl are the machine's.
+// Where the real control-plane binaries come from. kube-apiserver and kube-controller-manager are built once from the
+// pinned k8s.io/kubernetes module (test/cluster/kube/go.mod) and cached outside the repo; etcd, containerd and kubectl
+// are the machine's.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
@@ -27,10 +28,11 @@ export function which(cmd: string): string | undefined {
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
-export interface Binaries { kubeApiserver: string; etcd: string; containerd: string; ctr: string; kubectl: string }
+export interface Binaries { kubeApiserver: string; kubeControllerManager: string; etcd: string; containerd: string; ctr: string; kubectl: string }
 
-/** Every binary the e2e tier needs, building kube-apiserver if Go is here and the cache is empty.
- *  Returns the reason instead when something is missing. */
+/** Every binary the e2e tier needs, building kube-apiserver and kube-controller-manager if Go is here and the cache
+ *  lacks them (each is cached on its own, so adding a command never rebuilds another). Returns the reason instead
+ *  when something is missing. */
 export function ensureBinaries(log: (line: string) => void = () => {}): Binaries | { missing: string } {
   const etcd = which('etcd');
   const containerd = which('containerd');
@@ -38,20 +40,25 @@ export function ensureBinaries(log: (line: string) => void = () => {}): Binaries
   const kubectl = which('kubectl');
   const missing = [!etcd && 'etcd (apt-get install etcd-server)', !containerd && 'containerd (apt-get install containerd)',
     !ctr && 'ctr (apt-get install containerd)', !kubectl && 'kubectl'].filter(Boolean);
-  const kubeApiserver = join(cacheDir(), 'kube-apiserver');
-  if (!existsSync(kubeApiserver)) {
-    if (!which('go')) missing.push(`kube-apiserver (not cached at ${kubeApiserver}, and Go is not installed to build it)`);
-    else {
-      log(`building kube-apiserver ${KUBE_VERSION} into ${cacheDir()} (first run only, a few minutes)`);
-      mkdirSync(cacheDir(), { recursive: true });
-      const r = spawnSync('go', [...BUILD_ARGS, '-o', kubeApiserver, 'k8s.io/kubernetes/cmd/kube-apiserver'], {
-        cwd: MODULE_DIR, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CGO_ENABLED: '0' },
-      });
-      if (r.status !== 0) missing.push(`kube-apiserver (go build failed with exit ${r.status})`);
-    }
-  }
+  const built = (command: string): string => {
+    const binary = join(cacheDir(), command);
+    if (existsSync(binary)) return binary;
+    if (!which('go')) { missing.push(`${command} (not cached at ${binary}, and Go is not installed to build it)`); return binary; }
+    log(`building ${command} ${KUBE_VERSION} into ${cacheDir()} (first run only, a few minutes)`);
+    mkdirSync(cacheDir(), { recursive: true });
+    // Built under a temporary name and renamed, so an interrupted build never leaves a broken binary in the cache.
+    const partial = `${binary}.${process.pid}.tmp`;
+    const r = spawnSync('go', [...BUILD_ARGS, '-o', partial, `k8s.io/kubernetes/cmd/${command}`], {
+      cwd: MODULE_DIR, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CGO_ENABLED: '0' },
+    });
+    if (r.status !== 0) { rmSync(partial, { force: true }); missing.push(`${command} (go build failed with exit ${r.status ?? r.signal})`); return binary; }
+    renameSync(partial, binary);
+    return binary;
+  };
+  const kubeApiserver = built('kube-apiserver');
+  const kubeControllerManager = built('kube-controller-manager');
   if (missing.length) return { missing: missing.join(', ') };
-  return { kubeApiserver, etcd: etcd!, containerd: containerd!, ctr: ctr!, kubectl: kubectl! };
+  return { kubeApiserver, kubeControllerManager, etcd: etcd!, containerd: containerd!, ctr: ctr!, kubectl: kubectl! };
 }
 
 /** The differential-test oracle (test/cluster/kube/oracle): kube's RequestInfoFactory and impersonation filter

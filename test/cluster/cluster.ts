@@ -3,6 +3,9 @@
 //                        (unix://etcd.socket:2379, relative to its working folder) for kgate's etcd upstream
 //   kube-apiserver x2    "allow" profile (--authorization-mode=AlwaysAllow, as MicroK8s ships) and "rbac" profile,
 //                        both with a token file, client-cert auth and the front-proxy flags MicroK8s sets
+//   kube-controller-manager  only its clusterrole-aggregation controller, against the rbac profile, so aggregating
+//                        ClusterRoles (the bootstrap admin/edit/view, and the tests' own) hold their rules as in a
+//                        real cluster
 //   kubectl proxy        the stand-in for the removed insecure port 8080
 //   containerd           root, state, opt path and socket under the temp root, CRI plugin disabled
 // Everything lives under one temp root, on free loopback ports; the state (ports, credentials) is written to
@@ -39,6 +42,9 @@ export interface ClusterInfo {
     adminKubeconfigAllow: string; adminKubeconfigRbac: string;
   };
   adminToken: string;
+  /** An ordinary user in both API servers' token file, with no grants of its own (no groups but
+   *  system:authenticated), for tests that compare what a user sees directly and through kgate. */
+  user: { name: string; uid: string; token: string };
   pids: number[];
 }
 
@@ -118,13 +124,14 @@ export async function startCluster(bin: Binaries, log: (line: string) => void = 
     const frontProxyClient = issueClientCert(frontProxyCA, { user: 'front-proxy-client' });
     const sa = generateKeyPair();
     const adminToken = generateToken();
+    const user = { name: 'kgate-e2e-user', uid: '4242', token: generateToken() };
     const files = {
       caCert: file('ca.crt', ca.certPem), servingCert: file('apiserver.crt', serving.certPem), servingKey: file('apiserver.key', serving.keyPem),
       gatewayCert: file('kgate.crt', gateway.certPem), gatewayKey: file('kgate.key', gateway.keyPem),
       frontProxyCA: file('front-proxy-ca.crt', frontProxyCA.certPem),
       frontProxyCert: file('front-proxy-client.crt', frontProxyClient.certPem), frontProxyKey: file('front-proxy-client.key', frontProxyClient.keyPem),
       saKey: file('serviceaccount.key', sa.keyPem), saPub: file('serviceaccount.pub', publicKeyOf(sa.keyPem)),
-      tokens: file('known_tokens.csv', `${adminToken},admin,admin,"system:masters"\n`),
+      tokens: file('known_tokens.csv', `${adminToken},admin,admin,"system:masters"\n${user.token},${user.name},${user.uid}\n`),
     };
 
     // etcd: TCP for the API servers, and the MicroK8s unix socket (relative form: etcd 3.4 only accepts that).
@@ -180,6 +187,20 @@ export async function startCluster(bin: Binaries, log: (line: string) => void = 
     const adminKubeconfigAllow = kubeconfig('allow');
     const adminKubeconfigRbac = kubeconfig('rbac');
 
+    // kube-controller-manager with the one controller that fills aggregating ClusterRoles. It talks to the rbac profile
+    // as the cluster admin (no per-controller service accounts: no token controller runs), serves nothing, and elects
+    // no leader. Ready once the bootstrap ClusterRole "view" has its aggregated rules; awaited after the other starts.
+    startProc('kube-controller-manager', bin.kubeControllerManager, [
+      `--kubeconfig=${adminKubeconfigRbac}`, '--controllers=clusterrole-aggregation', '--use-service-account-credentials=false',
+      '--leader-elect=false', '--secure-port=0', '--v=1',
+    ]);
+    const rbacAgent = new (await import('undici')).Agent({ connect: { ca: ca.certPem } });
+    const aggregating = waitFor('kube-controller-manager', async () => {
+      const r = await request(`${apiServers.rbac.url}/apis/rbac.authorization.k8s.io/v1/clusterroles/view`, { headers: { authorization: `Bearer ${adminToken}` }, dispatcher: rbacAgent });
+      const body = await r.body.json() as { rules?: unknown[] };
+      return r.statusCode === 200 && (body.rules?.length ?? 0) > 0;
+    }).then(() => undefined, (err: unknown) => err).finally(() => rbacAgent.close());
+
     // The 8080 stand-in. kubectl proxy's default filter rejects exec/attach; the insecure port it replaces did not.
     const proxyPort = await freePort();
     startProc('kubectl-proxy', bin.kubectl, ['proxy', `--kubeconfig=${adminKubeconfigAllow}`, '--address=127.0.0.1', `--port=${proxyPort}`, '--reject-paths=^$', '--accept-paths=^.*']);
@@ -213,6 +234,8 @@ export async function startCluster(bin: Binaries, log: (line: string) => void = 
     writeFileSync(archive, image.archive);
     const imported = spawnSync(bin.ctr, ['--address', socket, '--namespace', 'kgate-e2e', 'images', 'import', archive], { encoding: 'utf8', timeout: 30_000 });
     if (imported.status !== 0) fail('containerd', `ctr images import failed: ${imported.stderr}`);
+    const notAggregating = await aggregating;
+    if (notAggregating) throw notAggregating;
 
     const info: ClusterInfo = {
       root,
@@ -222,6 +245,7 @@ export async function startCluster(bin: Binaries, log: (line: string) => void = 
       containerd: { socket, namespace: 'kgate-e2e', image: image.ref },
       files: { caCert: files.caCert, gatewayCert: files.gatewayCert, gatewayKey: files.gatewayKey, frontProxyCert: files.frontProxyCert, frontProxyKey: files.frontProxyKey, adminKubeconfigAllow, adminKubeconfigRbac },
       adminToken,
+      user,
       pids,
     };
     writeFileSync(join(root, 'cluster.json'), JSON.stringify(info, null, 2), { mode: 0o600 });

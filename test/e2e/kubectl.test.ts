@@ -138,7 +138,7 @@ spec:
     const dev = `rbac-dev-${identity.slice(0, 3)}-${process.pid}`;
     const prod = `rbac-prod-${identity.slice(0, 3)}-${process.pid}`;
     for (const n of [dev, prod]) t.equal((await kubectl(rbacAdmin, ['create', 'namespace', n])).code, 0);
-    // No controller-manager runs here, so aggregated ClusterRoles such as "view" stay empty: use a plain Role.
+    // A plain Role, so the test depends on nothing but kube-apiserver's RBAC.
     const role = await kubectl(rbacAdmin, ['-n', dev, 'create', 'role', 'cm-reader', '--verb=get,list,watch', '--resource=configmaps']);
     t.equal(role.code, 0, role.stderr);
     const bind = await kubectl(rbacAdmin, ['-n', dev, 'create', 'rolebinding', 'alice-reads', '--role=cm-reader', '--user=alice']);
