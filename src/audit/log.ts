@@ -71,7 +71,14 @@ export function createAuditLog(path: string, policy: () => AuditPolicy, onError:
   // A write that fails later (disk full) must not crash the gateway: it is reported, loudly, by the caller.
   out.on('error', onError);
   let events = 0;
-  const write = (event: object) => { events++; out.write(`${JSON.stringify(event)}\n`); };
+  let closed = false;
+  const write = (event: object) => {
+    // The gateway waits for its handlers before closing the log; an event that still comes late is reported, never
+    // written to a closed stream (which throws and would end the process).
+    if (closed) { onError(new Error('an audit event arrived after the audit log was closed; it was not written')); return; }
+    events++;
+    out.write(`${JSON.stringify(event)}\n`);
+  };
   return {
     get events() { return events; },
     begin(f) {
@@ -107,6 +114,7 @@ export function createAuditLog(path: string, policy: () => AuditPolicy, onError:
       };
     },
     close() {
+      closed = true;
       return new Promise((resolve) => {
         out.flush?.();
         out.once('close', () => resolve());

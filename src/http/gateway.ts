@@ -121,7 +121,21 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   authn.tokens?.on('reload', () => { recheckStreams('token').catch(recheckFailed); });
   authn.passwords?.on('reload', () => { recheckStreams('basic').catch(recheckFailed); });
 
-  const app = createFastify(tls, limits, log, direct, (req, res) => { void proxyHandler(req, res); });
+  /**
+   * Every request handler runs through here: one that fails unexpectedly is logged instead of ending the process
+   * (Node exits on an unhandled rejection), and close() waits for the last of them, so each writes its final audit
+   * event before the audit log closes.
+   */
+  const handlers = new Set<Promise<void>>();
+  const track = (handler: Promise<void>): Promise<void> => {
+    const settled: Promise<void> = handler
+      .catch((err: unknown) => { log.error({ err }, 'a request handler failed unexpectedly'); })
+      .finally(() => { handlers.delete(settled); });
+    handlers.add(settled);
+    return settled;
+  };
+
+  const app = createFastify(tls, limits, log, direct, (req, res) => { void track(proxyHandler(req, res)); });
 
   /** Stages 1-4. Throws KgateError; never reads the body. */
   async function admit(method: string, rawTarget: string, rawHeaders: string[], remoteAddress: string, tlsSocket: TLSSocket | undefined, seen: Seen): Promise<Admitted & { headers: Record<string, string[]> }> {
@@ -316,7 +330,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       if (expectsContinue.has(req)) res.writeContinue();
       return false;
     }
-    void proxyHandler(req, res);
+    void track(proxyHandler(req, res));
     return true;
   }
 
@@ -523,7 +537,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       logRequest({ auditID: auditId || undefined, sourceIP: remoteAddress, user, method, path: rawTarget.split('?')[0], upgrade: req.headers.upgrade, status: ce.status, durationMs: round(performance.now() - started), error: e?.code ?? 'unexpected', reason: e?.details.reason ?? e?.message, ...(e ? {} : { err }) }, ce.level === 'error' ? 'error' : 'info');
     }
   }
-  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => { void handleUpgrade(req, socket, head); });
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => { void track(handleUpgrade(req, socket, head)); });
   // CONNECT: kube-apiserver serves no tunnels. Node emits it with (request, response) for HTTP/2 and with
   // (request, socket, head) for HTTP/1.1; without a listener it answers an empty 405, or drops the connection.
   const noTunnels = () => new KgateError('KGATE_METHOD_NOT_ALLOWED', 'the server does not allow the method "CONNECT" on the requested resource');
@@ -559,7 +573,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
     handler: (request, reply) => {
       // kgate writes the response itself (straight from the upstream): Fastify's reply is not used.
       reply.hijack();
-      return proxyHandler(request.raw, reply.raw);
+      return track(proxyHandler(request.raw, reply.raw));
     },
   });
   app.setNotFoundHandler((request, reply) => {
@@ -599,6 +613,8 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       authz.close();
       for (const w of tlsWatchers) w.close();
       await app.close();
+      // Connections are gone; the handlers' last steps (their ResponseComplete events) may still be pending.
+      await Promise.all(handlers);
       await Promise.all([upstream.close(), mounts.close(), audit?.close()]);
     },
   };
