@@ -189,7 +189,7 @@ TLS connection, as client-go multiplexes an informer's watches (kgate and kube-a
 connection). Each contender is a fresh process, warmed up by 500 watches opened and closed, then measured: RSS
 before, with the watches open, and 5 s after they closed (nginx's worker is the one from the runs above). The two floors are
 not gateways: they show what Node's TLS, and Node's HTTP server over it, cost per idle connection before a gateway
-adds anything of its own. The naive Node proxy is the one ../shared/reference/performance-baseline.md measured
+adds anything of its own. The naive Node proxy is the kind of first Node proxy a baseline measurement on this machine used
 (72-75 KB per watch there): node:https piping each request through node:http's keep-alive agent, nothing else. The
 TLS client is Node's, which offers X25519MLKEM768 first, as kubectl does since Go 1.24; Node's OpenSSL 3.5 takes it,
 Debian's OpenSSL 3.0 under nginx does not know it and settles on X25519. The rows for clients offering X25519 only

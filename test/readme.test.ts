@@ -1,4 +1,4 @@
-// The README's configuration table is the documentation of every limit and timeout (issue 6 asks for each with its
+// The README's configuration table is the documentation of every limit and timeout (each with its
 // default): it must name every field of `limits` with the default the schema really has.
 import t from 'tap';
 import { readFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// The naive Node proxy that ../shared/reference/performance-baseline.md measured 5,000 idle watches through (72-75 KB
+// The naive Node proxy (a baseline measured 5,000 idle watches through such a proxy on this kind of machine: 72-75 KB
 // each), as a contender in the watch-memory test, so kgate is compared with it in the same run: node:https with
 // node:http's keep-alive agent, every request piped to the origin, no authentication and no limits. Started with
 // the certificate kgate serves; NAIVE_ORIGIN_PORT is the plain-HTTP origin. Prints `listening PORT`.

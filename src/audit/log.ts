@@ -1,4 +1,4 @@
-// The audit trail: kube-apiserver's audit.k8s.io/v1 Events (k8s-semantics.md §7.1), one JSON object per line,
+// The audit trail: kube-apiserver's audit.k8s.io/v1 Events (k8s.io/apiserver@v0.34.4/pkg/apis/audit/v1/types.go), one JSON object per line,
 // appended to a 0600 file through an asynchronous buffered writer (pino's SonicBoom), so auditing costs a
 // JSON.stringify per event and no synchronous write on the request path.
 import { performance } from 'node:perf_hooks';

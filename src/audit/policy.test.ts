@@ -11,7 +11,7 @@ const dir = mkdtempSync(join(tmpdir(), 'kgate-audit-policy-'));
 const file = (name: string, text: string) => { const p = join(dir, name); writeFileSync(p, text); return p; };
 const user = (name: string, groups: string[] = []) => ({ name, uid: '', groups: [...groups, 'system:authenticated'], extra: {} });
 
-t.test('first matching rule wins, in kube-apiserver\'s matching rules (k8s-semantics.md §7.3)', async (t) => {
+t.test('first matching rule wins, in kube-apiserver\'s matching rules (checker.go)', async (t) => {
   const policy = loadAuditPolicy(file('p.yaml', `apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]

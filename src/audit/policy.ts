@@ -1,4 +1,4 @@
-// kube-apiserver's audit policy (audit.k8s.io/v1 Policy, k8s-semantics.md §7.3): rules in order, the first that
+// kube-apiserver's audit policy (audit.k8s.io/v1 Policy, k8s.io/apiserver@v0.34.4/pkg/audit/policy/checker.go): rules in order, the first that
 // matches gives the level and the stages to omit; no match means None. kgate writes Metadata events (who, what,
 // where, the decision, the outcome) and never bodies, so a rule asking for Request or RequestResponse is refused at
 // load with its file and line instead of being quietly downgraded.

@@ -7,7 +7,7 @@ const table = createTokenTable('good,alice,1,"dev"\n', 't.csv');
 const authenticate = (anonymous: boolean) => createUnionAuthenticator([createBearerAuthenticator(() => table)], { anonymous });
 const req = (authorization?: string[]) => ({ headers: authorization ? { authorization } : {}, remoteAddress: '127.0.0.1' });
 
-t.test('outcomes (k8s-semantics.md §1.1, with kgate stricter on empty tokens)', async (t) => {
+t.test('outcomes (kube union and anonymous rules, with kgate stricter on empty tokens)', async (t) => {
   const cases: [string, string[] | undefined, boolean, object][] = [
     ['valid token', ['Bearer good'], false, { ok: true, user: { name: 'alice', groups: ['dev', 'system:authenticated'] }, method: 'token' }],
     ['scheme is case-insensitive', ['bearer good'], false, { ok: true }],

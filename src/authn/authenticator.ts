@@ -1,4 +1,4 @@
-// The authenticator contract and kube-apiserver's union rules (k8s-semantics.md §1.1), with kgate's stricter
+// The authenticator contract and kube-apiserver's union rules (k8s.io/kubernetes@v1.34.4/pkg/kubeapiserver/authenticator/config.go, k8s.io/apiserver@v0.34.4/pkg/authentication/request/union), with kgate's stricter
 // choices: any credential that is presented and not accepted is a 401 (never anonymous), and so is an empty
 // `Bearer ` or two Authorization headers. An authenticator may answer later (a password hashed off the event
 // loop); the union then waits for it before asking the next, so the order and the outcome are kube's either way,

@@ -1,4 +1,4 @@
-// The static password file (HTTP Basic), kube-apiserver's historical --basic-auth-file (k8s-semantics.md §1.3):
+// The static password file (HTTP Basic), kube-apiserver's historical --basic-auth-file (k8s.io/apiserver@v0.18.0/plugin/pkg/authenticator/password/passwordfile, removed in 1.19):
 // `password,user,uid[,"group1,group2"]`, keyed by user name (duplicate: last wins, with a warning). A password may
 // be stored hashed so the file need not hold plaintext: `scrypt$N$r$p$<salt b64>$<key b64>` (make one with
 // `kgate user add`). Plaintext entries are compared by SHA-256 digest in constant time (fast, like tokens).

@@ -3,7 +3,7 @@ import { createTokenTable, formatCredentialLine, generateToken, parseCredentials
 import { parseCsv } from './csv.ts';
 import { ConfigError } from '../errors.ts';
 
-t.test('kube-apiserver token file semantics (k8s-semantics.md §1.2)', async (t) => {
+t.test('kube-apiserver token file semantics (tokenfile.go)', async (t) => {
   const table = createTokenTable([
     '31ada4fd,alice,1001,"dev,ops"',
     's3cr3t,bob,bob-uid',

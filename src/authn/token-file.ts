@@ -1,4 +1,4 @@
-// kube-apiserver's --token-auth-file (k8s-semantics.md §1.2): token,user,uid[,"group1,group2"].
+// kube-apiserver's --token-auth-file (k8s.io/apiserver@v0.34.4/pkg/authentication/token/tokenfile/tokenfile.go): token,user,uid[,"group1,group2"].
 // Semantics kept: at least 3 columns, groups only from the 4th field split on ",", fields past the 4th ignored,
 // empty token skipped with a warning, duplicate token: last wins with a warning, nothing trimmed.
 // Differences, on purpose: lookups go through SHA-256 digests compared in constant time, a file that fails to

@@ -1,4 +1,4 @@
-// The bearer token browsers and client-go can carry in a WebSocket subprotocol (k8s-semantics.md §1.2):
+// The bearer token browsers and client-go can carry in a WebSocket subprotocol (k8s.io/apiserver@v0.34.4/pkg/authentication/request/websocket/protocol.go):
 // `Sec-WebSocket-Protocol: base64url.bearer.authorization.k8s.io.<base64url(token)>, v5.channel.k8s.io`.
 // Only for WebSocket upgrades; at most one such entry; another subprotocol must remain; the entry is removed
 // before anything is forwarded.

@@ -1,4 +1,4 @@
-// X.509 client certificates, as kube-apiserver's x509 authenticator reads them (k8s-semantics.md §2.1): the TLS
+// X.509 client certificates, as kube-apiserver's x509 authenticator reads them (k8s.io/apiserver@v0.34.4/pkg/authentication/request/x509/x509.go): the TLS
 // handshake requests a certificate without requiring it; this authenticator verifies the leaf against the client
 // CA (signature, issuer, validity window, clientAuth extended key usage when EKUs are present) with node's
 // X509Certificate, then maps CN to the user name and every O to a group. No certificate: no opinion. A certificate

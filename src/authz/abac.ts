@@ -1,4 +1,4 @@
-// ABAC JSON-lines policies, deciding as kube-apiserver's pkg/auth/authorizer/abac (k8s-semantics.md §5.3): one
+// ABAC JSON-lines policies, deciding as kube-apiserver's pkg/auth/authorizer/abac (k8s.io/kubernetes@v1.34.4): one
 // Policy object per line, blank and `#` lines skipped, v1beta1 (`abac.authorization.kubernetes.io/v1beta1`) and
 // legacy v0 (no apiVersion/kind) with their conversions; a line allows when subject, verb and resource or
 // non-resource path all match. ABAC never denies: no match is no-opinion with "No policy matched.".

@@ -1,4 +1,4 @@
-// The authorizer contract and kube-apiserver's union (k8s-semantics.md §5.2): authorizers run in order, the first
+// The authorizer contract and kube-apiserver's union (k8s.io/apiserver@v0.34.4/pkg/authorization/union/union.go): authorizers run in order, the first
 // Allow or Deny ends the chain, NoOpinion passes on, and a chain that ends with no opinion denies. Every decision
 // carries the reason and, where one matched, the rule that decided it (for the log and the audit trail).
 import type { UserInfo } from '../authn/user.ts';

@@ -5,7 +5,7 @@ import type { AuthorizationAttributes } from './authorizer.ts';
 const user = { name: 'bob', uid: '', groups: [], extra: {} };
 const base: AuthorizationAttributes = { user, verb: 'get', isResourceRequest: true, path: '', namespace: '', apiGroup: '', apiVersion: 'v1', resource: '', subresource: '', name: '' };
 
-t.test("kube-apiserver's 403 wording (k8s-semantics.md §6)", async (t) => {
+t.test("kube-apiserver's 403 wording (k8s.io/apiserver@v0.34.4/pkg/endpoints/handlers/responsewriters/errors.go)", async (t) => {
   t.same(forbiddenMessage({ ...base, verb: 'patch', apiGroup: 'apps', namespace: 'dev', resource: 'deployments', subresource: 'scale', name: 'web' }, ''), {
     message: 'deployments.apps "web" is forbidden: User "bob" cannot patch resource "deployments/scale" in API group "apps" in the namespace "dev"',
     details: { name: 'web', group: 'apps', kind: 'deployments' },

@@ -1,5 +1,5 @@
 // RBAC from standard rbac.authorization.k8s.io/v1 YAML, deciding exactly as kube-apiserver's RBAC authorizer
-// (plugin/pkg/auth/authorizer/rbac, pkg/apis/rbac/v1/evaluation_helpers.go; k8s-semantics.md §5.5):
+// (plugin/pkg/auth/authorizer/rbac, pkg/apis/rbac/v1/evaluation_helpers.go at k8s.io/kubernetes@v1.34.4):
 // ClusterRoleBindings first, then RoleBindings of the request's namespace; the first rule that allows wins;
 // RBAC never denies, so no match is no-opinion. Unlike kube-apiserver, bindings are indexed by subject and
 // namespace at load time, so a decision looks at the few bindings that can apply, whatever the policy's size.

@@ -1,5 +1,5 @@
 // Webhook authorization: a SubjectAccessReview (authorization.k8s.io/v1) POSTed to an https URL verified with the
-// configured CA, as kube-apiserver's webhook authorizer does (k8s-semantics.md §5.4). allowed -> allow,
+// configured CA, as kube-apiserver's webhook authorizer does (k8s.io/apiserver@v0.34.4/plugin/pkg/authorizer/webhook/webhook.go). allowed -> allow,
 // denied -> deny (the only authorizer that can end the chain with a deny), neither -> no-opinion. A webhook that
 // fails (transport, timeout, non-2xx, malformed answer) is no-opinion with an error, so the chain fails closed.
 // Answers are cached by the JSON of the whole spec: allowed for allowTTLSeconds, the rest for denyTTLSeconds.

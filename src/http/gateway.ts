@@ -140,7 +140,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   /** Stages 1-4. Throws KgateError; never reads the body. */
   async function admit(method: string, rawTarget: string, rawHeaders: string[], remoteAddress: string, tlsSocket: TLSSocket | undefined, seen: Seen): Promise<Admitted & { headers: Record<string, string[]> }> {
     // Node stops collecting header lines at its maxHeadersCount (2,000) and hides the rest, Content-Length
-    // included (hardening.md): refuse any request near that many instead of acting on a partial view.
+    // included: refuse any request near that many instead of acting on a partial view.
     if (rawHeaders.length / 2 > MAX_HEADER_LINES) throw new KgateError('KGATE_HEADERS_TOO_LARGE', `more than ${MAX_HEADER_LINES} header lines`);
     // Node's HTTP/1.1 parser enforces maxHeaderSize; its HTTP/2 server only advertises a header list size. Check here.
     let headBytes = 0;

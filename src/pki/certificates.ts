@@ -1,6 +1,6 @@
 // Certificates for kgate's PKI. node-forge only assembles and signs X.509 structures; keys come from node:crypto
 // (forge's own RNG and key generation are not used), and chains are verified with node's X509Certificate, never
-// with forge (hardening.md). Profile: Mozilla intermediate - CA 10 years with critical basicConstraints cA and
+// with forge. Profile: Mozilla intermediate - CA 10 years with critical basicConstraints cA and
 // keyCertSign; leaves at most 1 year with the EKU they need and SANs for every name clients use.
 import { generateKeyPairSync, randomBytes, X509Certificate, createPublicKey } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -51,7 +51,7 @@ export function issueServerCert(ca: CertificateAuthority, opts: ServerCertOption
 
 export interface ClientCertOptions { user: string; groups?: string[]; days?: number }
 
-/** A client certificate as kube-apiserver reads one: CN = user name, one O per group (k8s-semantics.md §2.1). */
+/** A client certificate as kube-apiserver reads one: CN = user name, one O per group (k8s.io/apiserver@v0.34.4/pkg/authentication/request/x509/x509.go). */
 export function issueClientCert(ca: CertificateAuthority, opts: ClientCertOptions): IssuedCertificate {
   const subject = [
     ...(opts.groups ?? []).map((g) => ({ name: 'organizationName', value: g })),

@@ -1,5 +1,5 @@
 // The streaming proxy. undici's dispatch() with a handler that writes straight to the client's response: no
-// intermediate stream, no buffering, backpressure both ways (performance-baseline.md: ~1.7x faster than
+// intermediate stream, no buffering, backpressure both ways (bench/: ~1.7x faster than
 // request() + pipe). Watch events reach the client as they arrive because every chunk is written as it comes.
 //
 // Lifetimes (the crash a naive prototype had): if the client goes away, the upstream request is aborted at once;

@@ -1,4 +1,4 @@
-// Header hygiene between the client and the upstream (hardening.md, k8s-semantics.md §3.5; RFC 9110 §7.6.1).
+// Header hygiene between the client and the upstream (RFC 9110 §7.6.1; k8s.io/apiserver@v0.34.4/pkg/endpoints/filters/authentication.go and impersonation.go).
 // Outbound: drop every credential header the client sent (Authorization, Impersonate-*, X-Remote-*, any case, any
 // count), hop-by-hop headers and those the client names in Connection, then add kgate's own. A last check proves
 // no client credential survived (Pinniped's defence in depth) before anything is sent.

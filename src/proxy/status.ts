@@ -1,4 +1,4 @@
-// Kubernetes metav1.Status bodies, so kubectl prints its usual lines (k8s-semantics.md §6).
+// Kubernetes metav1.Status bodies, so kubectl prints its usual lines (k8s.io/apimachinery@v0.34.4/pkg/api/errors/errors.go).
 export interface StatusBody {
   kind: 'Status';
   apiVersion: 'v1';

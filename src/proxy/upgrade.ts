@@ -1,5 +1,5 @@
 // Protocol upgrades (exec, attach, port-forward over WebSocket or SPDY/3.1), safe against CVE-2018-1002105
-// (k8s-semantics.md §8.4): the request was authenticated and authorized before this runs; a fresh upstream
+// (k8s.io/apimachinery@v0.34.4/pkg/util/proxy/upgradeaware.go, the fix of kubernetes/kubernetes#71411): the request was authenticated and authorized before this runs; a fresh upstream
 // connection is dialled for it alone; the upstream's whole response head is read before a single client byte is
 // forwarded; only `101 Switching Protocols` with the requested Upgrade token leads to splicing. Any other answer is
 // relayed as a normal response and both connections are closed, so pipelined client bytes never reach an upstream

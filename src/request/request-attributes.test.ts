@@ -1,5 +1,5 @@
 // Conformance table: the cases of kube-apiserver's requestinfo_test.go (TestGetAPIRequestInfo and friends) and the
-// worked examples of k8s-semantics.md §4, plus kgate's refusals of ambiguous targets.
+// examples kube's RequestInfo docs give, plus kgate's refusals of ambiguous targets.
 import t from 'tap';
 import { requestAttributes, isLongRunning } from './request-attributes.ts';
 

@@ -2,7 +2,7 @@
 // with the configured CA, where kgate authenticates with its own client certificate and/or bearer token and
 // carries the end user as Impersonate-* headers.
 //
-// Two connection pools (performance-baseline.md): a bounded keep-alive pool for ordinary requests, and an
+// Two connection pools (measured in bench/): a bounded keep-alive pool for ordinary requests, and an
 // unbounded one without a body timeout for long-running requests (watch, logs -f), so a thousand idle watches
 // never starve `kubectl get`. Upgrades (exec, attach, port-forward) dial their own HTTP/1.1 connection.
 import { readFileSync } from 'node:fs';
