@@ -2,7 +2,7 @@
 // RoleBindings (system:discovery, system:basic-user, system:public-info-viewer, cluster-admin, the aggregated
 // admin/edit/view, the controllers' roles, ...) that kube-apiserver's rbac/bootstrap-roles post-start hook keeps in
 // every cluster (k8s.io/kubernetes@v1.34.4/pkg/registry/rbac/rest/storage_rbac.go). The objects are the output of
-// test/cluster/kube/bootstrap-policy, committed next to this file and checked against kube's code by the e2e tier.
+// kube/bootstrap-policy (the pinned k8s.io/kubernetes module), committed next to this file and checked against kube's code by the e2e tier.
 // They are read once per process, on first use, never per request.
 import { readFileSync } from 'node:fs';
 import jsyaml from 'js-yaml';

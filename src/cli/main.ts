@@ -2,12 +2,13 @@
 // kgate's command line: argv -> calls. No logic of its own beyond parsing flags and printing results.
 import { parseArgs } from 'node:util';
 import { resolve, dirname, join } from 'node:path';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, KgateError } from '../errors.ts';
 import { loadConfig } from '../config/index.ts';
 import { runInit } from './init.ts';
 import { serve } from './serve.ts';
+import { runDev } from './dev.ts';
 import { canI } from './can-i.ts';
 import { renderKubeconfig, issueClientCert, writeFileAtomic } from '../pki/index.ts';
 import { generateToken, hashPassword, loadTokenTable, parseCredentialsCsv } from '../authn/index.ts';
@@ -24,7 +25,10 @@ usage:
   kgate token add|list|revoke --config FILE [--user NAME] [--uid UID] [--group G]... [--fingerprint HEX]
   kgate user add --config FILE --user NAME [--uid UID] [--group G]... [--password-stdin]
   kgate cert issue --config FILE --user NAME [--group G]... [--days N] [--kubeconfig [--server URL] | --out-dir DIR]
-  kgate dev [--listen HOST:PORT] [--upstream URL]     (npm start: development PKI in certs-dev/)
+  kgate dev [--listen HOST:PORT] [--upstream URL] [--dir DIR]
+      (npm start: development PKI in certs-dev/; without --upstream, fronts http://127.0.0.1:8080 if an API server
+      answers there, else starts a local etcd + kube-apiserver in certs-dev/control-plane/ and stops it on exit)
+  kgate --version
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -165,15 +169,15 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'dev': {
-      const { values } = parseArgs({ args: rest, options: { listen: { type: 'string' }, upstream: { type: 'string' } } });
+      const { values } = parseArgs({ args: rest, options: { listen: { type: 'string' }, upstream: { type: 'string' }, dir: { type: 'string' } } });
       const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-      const dir = join(root, 'certs-dev');
-      const listen = values.listen ?? '127.0.0.1:6443';
-      const first = !existsSync(join(dir, 'gateway.yaml'));
-      const r = runInit({ dir, hosts: [], upstream: values.upstream, listen, force: false });
-      if (first) console.log(`created a development PKI in ${dir}`);
-      console.log(`kubeconfig: ${r.paths.kubeconfig}\n  export KUBECONFIG=${r.paths.kubeconfig}\n  kubectl get --raw /version\n`);
-      return serve(loadConfig(r.paths.config, { listen }));
+      return runDev({ dir: values.dir ? resolve(values.dir) : join(root, 'certs-dev'), listen: values.listen ?? '127.0.0.1:6443', upstream: values.upstream });
+    }
+    case '--version': case 'version': {
+      // package.json sits two folders up both from src/cli/ (run from a checkout) and from dist/cli/ (installed).
+      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+      console.log(pkg.version);
+      return 0;
     }
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(USAGE);

@@ -5,8 +5,14 @@ import type { Config } from '../config/index.ts';
 import { createGateway } from '../http/gateway.ts';
 import { createLogger } from '../http/logger.ts';
 
+export interface ServeOptions {
+  /** Runs once the gateway has stopped after SIGTERM/SIGINT, before the exit code is set (`kgate dev` stops the
+   *  control plane it started here, so the gateway's last requests still reach it). */
+  afterStop?: () => Promise<void>;
+}
+
 /** Resolves with -1: the process keeps running until a signal ends it and sets its own exit code. */
-export async function serve(config: Config): Promise<number> {
+export async function serve(config: Config, opts: ServeOptions = {}): Promise<number> {
   if (config.workers > 1 && cluster.isPrimary) return supervise(config);
   const log = createLogger(config.log.level);
   const gateway = await createGateway(config, log);
@@ -24,7 +30,7 @@ export async function serve(config: Config): Promise<number> {
       setTimeout(() => process.exit(0), 2000).unref();
     }, config.limits.shutdownGraceSeconds * 1000);
     deadline.unref();
-    gateway.close().then(() => { log.info('stopped'); process.exitCode = 0; }, (err) => { log.error({ err }, 'shutdown failed'); process.exitCode = 1; });
+    gateway.close().then(async () => { clearTimeout(deadline); log.info('stopped'); await opts.afterStop?.().catch((err: unknown) => log.error({ err }, 'stopping after the gateway failed')); process.exitCode = 0; }, (err) => { log.error({ err }, 'shutdown failed'); process.exitCode = 1; });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -1,32 +1,16 @@
 // Where the real control-plane binaries come from. kube-apiserver and kube-controller-manager are built once from the
-// pinned k8s.io/kubernetes module (test/cluster/kube/go.mod) and cached outside the repo; etcd, containerd and kubectl
-// are the machine's.
+// pinned k8s.io/kubernetes module (kube/go.mod) and cached outside the repo, by the same recipe and into the same
+// cache as `npm start`'s development control plane (src/dev/kube-binaries.ts); etcd, containerd and kubectl are the
+// machine's.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { BUILD_ARGS, BUILD_ENV, KUBE_MODULE_DIR, KUBE_VERSION, kubeBinaryPath, kubeCacheDir, which } from '../../src/dev/index.ts';
 
-export const KUBE_VERSION = 'v1.34.4';
-/** Bump when the build recipe changes, so caches made by an older recipe are rebuilt. */
-const BUILD_RECIPE = 2;
-const VERSION_VARS = ['k8s.io/component-base/version', 'k8s.io/client-go/pkg/version'].flatMap((pkg) => [
-  `-X ${pkg}.gitVersion=${KUBE_VERSION}`, `-X ${pkg}.gitMajor=1`, `-X ${pkg}.gitMinor=34`,
-  `-X ${pkg}.gitTreeState=clean`, `-X ${pkg}.buildDate=2026-01-01T00:00:00Z`,
-]);
-/** The go build arguments; the version variables are what `make` would stamp, so kubectl can parse the version. */
-export const BUILD_ARGS = ['build', '-trimpath', `-ldflags=-s ${VERSION_VARS.join(' ')}`];
-const MODULE_DIR = join(dirname(fileURLToPath(import.meta.url)), 'kube');
-
-export function cacheDir(): string {
-  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kgate', `${KUBE_VERSION}-${BUILD_RECIPE}`);
-}
-
-export function which(cmd: string): string | undefined {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-}
+export { BUILD_ARGS, KUBE_VERSION, which };
+export const cacheDir = kubeCacheDir;
+const MODULE_DIR = KUBE_MODULE_DIR;
 
 export interface Binaries { kubeApiserver: string; kubeControllerManager: string; etcd: string; containerd: string; ctr: string; kubectl: string }
 
@@ -41,7 +25,7 @@ export function ensureBinaries(log: (line: string) => void = () => {}): Binaries
   const missing = [!etcd && 'etcd (apt-get install etcd-server)', !containerd && 'containerd (apt-get install containerd)',
     !ctr && 'ctr (apt-get install containerd)', !kubectl && 'kubectl'].filter(Boolean);
   const built = (command: string): string => {
-    const binary = join(cacheDir(), command);
+    const binary = kubeBinaryPath(command);
     if (existsSync(binary)) return binary;
     if (!which('go')) { missing.push(`${command} (not cached at ${binary}, and Go is not installed to build it)`); return binary; }
     log(`building ${command} ${KUBE_VERSION} into ${cacheDir()} (first run only, a few minutes)`);
@@ -49,7 +33,7 @@ export function ensureBinaries(log: (line: string) => void = () => {}): Binaries
     // Built under a temporary name and renamed, so an interrupted build never leaves a broken binary in the cache.
     const partial = `${binary}.${process.pid}.tmp`;
     const r = spawnSync('go', [...BUILD_ARGS, '-o', partial, `k8s.io/kubernetes/cmd/${command}`], {
-      cwd: MODULE_DIR, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CGO_ENABLED: '0' },
+      cwd: MODULE_DIR, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...BUILD_ENV },
     });
     if (r.status !== 0) { rmSync(partial, { force: true }); missing.push(`${command} (go build failed with exit ${r.status ?? r.signal})`); return binary; }
     renameSync(partial, binary);
@@ -61,7 +45,7 @@ export function ensureBinaries(log: (line: string) => void = () => {}): Binaries
   return { kubeApiserver, kubeControllerManager, etcd: etcd!, containerd: containerd!, ctr: ctr!, kubectl: kubectl! };
 }
 
-/** The differential-test oracle (test/cluster/kube/oracle): kube's RequestInfoFactory and impersonation filter
+/** The differential-test oracle (kube/oracle): kube's RequestInfoFactory and impersonation filter
  *  behind a JSON-lines pipe, built from the same pinned modules as kube-apiserver. The binary's name carries a hash
  *  of main.go, so an edit rebuilds it; the kube-apiserver cache is untouched. Returns the path, or why it is missing. */
 export function ensureOracle(log: (line: string) => void = () => {}): string | { missing: string } {
@@ -75,7 +59,7 @@ export function ensureOracle(log: (line: string) => void = () => {}): string | {
   const partial = `${binary}.${process.pid}.tmp`;
   // Go's output to stderr, never into a tap test's stdout.
   const r = spawnSync('go', ['build', '-trimpath', '-o', partial, './oracle'], {
-    cwd: MODULE_DIR, stdio: ['ignore', 2, 2], env: { ...process.env, CGO_ENABLED: '0' },
+    cwd: MODULE_DIR, stdio: ['ignore', 2, 2], env: { ...process.env, ...BUILD_ENV },
   });
   if (r.status !== 0) {
     rmSync(partial, { force: true });

@@ -13,15 +13,17 @@
 // later start cleans up only clusters whose owner is gone, so two runs side by side leave each other alone.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { createCA, issueClientCert, issueServerCert, generateKeyPair, publicKeyOf, renderKubeconfig } from '../../src/pki/index.ts';
 import { generateToken } from '../../src/authn/index.ts';
+import { alive, freePort, startTimeOf, stopPids } from '../../src/dev/index.ts';
 import type { Binaries } from './binaries.ts';
 import { busyboxImage } from './oci-image.ts';
+
+export { freePort };
 
 export interface ApiServerInfo { url: string; port: number; profile: 'allow' | 'rbac' }
 
@@ -53,25 +55,6 @@ const OWNER_FILE = 'owner.json';
 /** Who owns a cluster: a process (identified by pid and start time, so a reused pid is not mistaken for it), or
  *  nobody for a cluster started by `npm run cluster:up`, which stays up until `cluster:down`. */
 interface Owner { pid: number; startTime: string; detached: boolean; pids: number[] }
-
-/** The start time of a process in clock ticks since boot (/proc/PID/stat, field 22), or undefined if it is gone. */
-function startTimeOf(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch { return undefined; }
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 class ComponentError extends Error {}
 
@@ -256,17 +239,6 @@ export async function startCluster(bin: Binaries, log: (line: string) => void = 
     log(`cluster start failed; logs kept in ${join(root, 'logs')}`);
     throw err;
   }
-}
-
-async function stopPids(pids: number[]): Promise<void> {
-  for (const pid of pids) { try { process.kill(pid, 'SIGTERM'); } catch { /* already gone */ } }
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline && pids.some(alive)) await sleep(100);
-  for (const pid of pids) { if (alive(pid)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-}
-
-function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
 export async function stopCluster(info: ClusterInfo, opts: { keepLogs: boolean }): Promise<void> {

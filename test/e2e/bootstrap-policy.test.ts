@@ -1,5 +1,5 @@
 // kgate's built-in bootstrap policy against kube's own:
-// 1. The committed src/authz/bootstrap-policy-v1.34.yaml is exactly what test/cluster/kube/bootstrap-policy prints
+// 1. The committed src/authz/bootstrap-policy-v1.34.yaml is exactly what kube/bootstrap-policy prints
 //    from the pinned k8s.io/kubernetes (so it can never drift silently), and the harness's RBAC kube-apiserver stores
 //    the same objects (its rbac/bootstrap-roles hook ran at start).
 // 1b. Seeded random user copies of bootstrap objects (rules dropped, narrowed, widened and added, labels changed,
@@ -35,11 +35,11 @@ const noGo = !which('go') && process.env.CI !== 'true' ? 'Go is not installed: t
 t.test('the committed bootstrap policy is what kube\'s code prints', { skip: noGo }, async (t) => {
   if (!which('go')) { t.fail('CI=true: Go is needed to check the bootstrap policy against k8s.io/kubernetes'); return; }
   const r = spawnSync('go', ['run', '-trimpath', './bootstrap-policy'], {
-    cwd: join(root, 'test', 'cluster', 'kube'), encoding: 'utf8', maxBuffer: 64 << 20, timeout: 900_000, env: { ...process.env, CGO_ENABLED: '0' },
+    cwd: join(root, 'kube'), encoding: 'utf8', maxBuffer: 64 << 20, timeout: 900_000, env: { ...process.env, CGO_ENABLED: '0' },
   });
   if (!t.equal(r.status, 0, `go run ./bootstrap-policy: ${r.stderr}`)) return;
   t.ok(r.stdout === readFileSync(committed, 'utf8'),
-    'src/authz/bootstrap-policy-v1.34.yaml is up to date (regenerate: cd test/cluster/kube && go run ./bootstrap-policy > ../../../src/authz/bootstrap-policy-v1.34.yaml)');
+    'src/authz/bootstrap-policy-v1.34.yaml is up to date (regenerate: cd kube && go run ./bootstrap-policy > ../src/authz/bootstrap-policy-v1.34.yaml)');
 });
 
 const SEED = Number(process.env.KGATE_RECONCILE_SEED ?? 20261202);
@@ -116,7 +116,7 @@ t.test(`kgate combines a user's copies of bootstrap objects as kube's reconcilia
   const userText = copies.map((c) => `---\n${stringify(c, { version: '1.1' })}`).join('');
 
   const kube = spawnSync('go', ['run', '-trimpath', './bootstrap-policy', '-reconcile'], {
-    cwd: join(root, 'test', 'cluster', 'kube'), input: userText, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 900_000, env: { ...process.env, CGO_ENABLED: '0' },
+    cwd: join(root, 'kube'), input: userText, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 900_000, env: { ...process.env, CGO_ENABLED: '0' },
   });
   if (!t.equal(kube.status, 0, `go run ./bootstrap-policy -reconcile: ${kube.stderr}`)) return;
   const expected = (jsyaml.loadAll(kube.stdout) as KubeObject[]).filter(Boolean);

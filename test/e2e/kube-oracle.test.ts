@@ -1,6 +1,6 @@
 // Differential fuzzing against kube's own code: a seeded stream of hostile request targets and Impersonate-* header
 // sets, each answered by kgate's TypeScript (requestAttributes, impersonationRequest + impersonate) and by the kube
-// oracle (test/cluster/kube/oracle: k8s.io/apiserver's RequestInfoFactory and WithImpersonation filter, built from the
+// oracle (kube/oracle: k8s.io/apiserver's RequestInfoFactory and WithImpersonation filter, built from the
 // same pinned modules as the test kube-apiserver). Wherever kgate does not refuse (400), it must compute exactly
 // what kube computes; wherever kube rejects, kgate must refuse. Needs Go (or a cached oracle), not the cluster.
 //

@@ -1,4 +1,4 @@
-// Client of the kube oracle (test/cluster/kube/oracle, built by ensureOracle): kube-apiserver's own RequestInfoFactory
+// Client of the kube oracle (kube/oracle, built by ensureOracle): kube-apiserver's own RequestInfoFactory
 // and impersonation filter behind a JSON-lines pipe. Batches are pipelined: the whole batch is written (in chunks,
 // honouring backpressure) while the answers are read concurrently, one line per request, in order.
 import { spawn } from 'node:child_process';
