@@ -9,6 +9,7 @@ import { request } from 'undici';
 import WebSocket from 'ws';
 import { startFixtureUpstream } from './fixtures/upstream.ts';
 import { startTestGateway } from './helpers/gateway.ts';
+import { waitFor } from './helpers/wait-for.ts';
 
 const POLICY = `apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
@@ -44,12 +45,15 @@ t.test('audit trail', async (t) => {
   const chosen = await get(gw.adminToken, '/api/v1/namespaces/dev/pods/web', { 'audit-id': 'my-own-id-123', 'impersonate-user': 'alice' });
   t.same([ok.status, forbidden.status, unauthorized.status, chosen.status], [200, 403, 401, 200]);
   const watch = await request(`${gw.url}/api/v1/namespaces/dev/pods?watch=true`, { dispatcher: gw.agent, headers: { authorization: 'Bearer tok-alice-secret' } });
-  await new Promise((r) => setTimeout(r, 200));
+  t.ok(await waitFor(() => up.openWatches() === 1), 'the watch is open upstream');
   watch.body.destroy();
   const ws = new WebSocket(`${gw.url.replace('https', 'wss')}/api/v1/namespaces/dev/pods/web/exec?command=sh`, ['v5.channel.k8s.io'], { ca: gw.caPem, headers: { authorization: `Bearer ${gw.adminToken}` } });
   await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+  const wsClosed = new Promise((resolve) => ws.once('close', resolve));
   ws.close();
-  await new Promise((r) => setTimeout(r, 300));
+  await wsClosed;
+  // Both streams are over once kgate has closed their upstream sides; close() then waits for their last events.
+  t.ok(await waitFor(() => up.openWatches() === 0 && up.openUpgrades() === 0), 'the watch and the exec session ended upstream');
   await gw.gateway.close(); // flushes the audit writer (gw.close() would also remove the folder)
   t.teardown(() => { rmSync(gw.dir, { recursive: true, force: true }); return gw.agent.close(); });
 

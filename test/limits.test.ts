@@ -12,6 +12,7 @@ import { request } from 'undici';
 import { issueServerCert } from '../src/pki/index.ts';
 import { startFixtureUpstream } from './fixtures/upstream.ts';
 import { startTestGateway } from './helpers/gateway.ts';
+import { waitFor } from './helpers/wait-for.ts';
 
 t.test('request body limit', async (t) => {
   const up = await startFixtureUpstream();
@@ -39,7 +40,7 @@ t.test('in-flight caps: 429 with Retry-After past the cap; long-running requests
   t.teardown(async () => { await gw.close(); await up.close(); });
   const auth = { authorization: `Bearer ${gw.adminToken}` };
   const hung = [request(`${gw.url}/hang`, { dispatcher: gw.agent, headers: auth }), request(`${gw.url}/hang`, { dispatcher: gw.agent, headers: auth })];
-  await new Promise((r) => setTimeout(r, 300));
+  t.ok(await waitFor(() => up.seen.filter((s) => s.url === '/hang').length === 2), 'both hung requests are in flight upstream');
   const over = await request(`${gw.url}/api`, { dispatcher: gw.agent, headers: auth });
   t.equal(over.statusCode, 429, 'the third read-only request is refused');
   t.equal(over.headers['retry-after'], '1');
@@ -70,7 +71,7 @@ t.test('certificate rotation: new handshakes get the new certificate, an open wa
   const before = await serialSeen();
   const watch = await request(`${gw.url}/api/v1/namespaces/d/pods?watch=true`, { dispatcher: gw.agent, headers: { authorization: `Bearer ${gw.adminToken}` } });
   const it = watch.body[Symbol.asyncIterator]();
-  while (up.openWatches() === 0) await new Promise((r) => setTimeout(r, 10));
+  t.ok(await waitFor(() => up.openWatches() === 1), 'the watch is open upstream');
 
   const ca = { certPem: readFileSync(join(gw.dir, 'certs/ca.crt'), 'utf8'), keyPem: readFileSync(join(gw.dir, 'certs/ca.key'), 'utf8') };
   const next = issueServerCert(ca, { hosts: ['localhost', '127.0.0.1'] });
@@ -78,7 +79,7 @@ t.test('certificate rotation: new handshakes get the new certificate, an open wa
   writeFileSync(join(gw.dir, 'certs/server.crt'), next.certPem);
   const want = new X509Certificate(next.certPem).serialNumber;
   let now = before;
-  for (let i = 0; i < 40 && now !== want; i++) { await new Promise((r) => setTimeout(r, 150)); now = await serialSeen(); }
+  await waitFor(async () => (now = await serialSeen()) === want, 6000, 100);
   t.not(before, want);
   t.equal(now, want, 'a new connection is served the rotated certificate');
   up.emit({ type: 'ADDED', object: { metadata: { name: 'after-rotation' } } });
@@ -87,8 +88,7 @@ t.test('certificate rotation: new handshakes get the new certificate, an open wa
   watch.body.destroy();
 
   writeFileSync(join(gw.dir, 'certs/server.key'), issueServerCert(ca, { hosts: ['x'] }).keyPem);
-  for (let i = 0; i < 40 && !gw.logs.some((l) => l.msg === 'TLS files rejected; the current certificate stays in use'); i++) await new Promise((r) => setTimeout(r, 100));
-  t.ok(gw.logs.some((l) => l.msg === 'TLS files rejected; the current certificate stays in use'), 'a key that does not match the certificate is refused');
+  t.ok(await waitFor(() => gw.logs.some((l) => l.msg === 'TLS files rejected; the current certificate stays in use')), 'a key that does not match the certificate is refused');
   t.equal(await serialSeen(), want, 'and the current certificate stays in use');
 });
 
@@ -150,13 +150,16 @@ t.test('connection limits: per source address and per process; a stalled handsha
   const b = await Promise.all([open('127.0.0.2'), open('127.0.0.2')]);
   t.ok(b.every(Boolean), 'another address still gets in');
   t.equal(await open('127.0.0.3'), undefined, 'past maxConnections nobody does');
+  // The gateway's count of open connections is the event: the slot is free once the closed one left it.
+  const connections = () => new Promise<number>((resolve, reject) => gw.gateway.app.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+  t.ok(await waitFor(async () => await connections() === 5), 'the gateway counts five connections');
   a[0]!.destroy();
-  await new Promise((r) => setTimeout(r, 200));
+  t.ok(await waitFor(async () => await connections() === 4), 'the closed connection leaves the count');
   const again = await open('127.0.0.1');
   t.ok(again, 'a closed connection frees its slot');
   t.ok(gw.logs.some((l) => l.msg === 'connection refused: too many open connections from this address' && l.sourceIP === '127.0.0.1'), 'refusals are logged');
   for (const s of [...a, ...b, again]) s?.destroy();
-  await new Promise((r) => setTimeout(r, 200));
+  t.ok(await waitFor(async () => await connections() === 0), 'every connection is gone, so the next one is not refused for the limits');
 
   // Connect and never start the handshake: the gateway drops the connection after tlsHandshakeTimeoutSeconds.
   const raw = await new Promise<import('node:net').Socket>((resolve) => { const s = netConnect(gw.port, '127.0.0.1', () => resolve(s)); });
@@ -179,11 +182,15 @@ t.test('HTTP/2 streams per connection are capped: one connection cannot hold wat
     return s;
   };
   const open = [watch('w1'), watch('w2'), watch('w3')];
-  for (let i = 0; i < 100 && up.openWatches() < 3; i++) await new Promise((r) => setTimeout(r, 50));
-  t.equal(up.openWatches(), 3, 'three watches are open upstream');
+  t.ok(await waitFor(() => up.openWatches() === 3), 'three watches are open upstream');
   const fourth = watch('w4');
   const fourthEnded = new Promise<string>((resolve) => { fourth.once('response', () => resolve('served')); fourth.once('close', () => resolve(`refused (${fourth.rstCode})`)); });
-  await new Promise((r) => setTimeout(r, 300));
+  // Instead of waiting a while for something that must not happen: a PING is answered only after every frame sent
+  // before it was read, so had the fourth stream's HEADERS gone out, the gateway has them; a request through the
+  // gateway to the upstream and back then outlasts the dispatch of anything it read before.
+  await new Promise<void>((resolve, reject) => session.ping((err) => (err ? reject(err) : resolve())));
+  const probe = await request(`${gw.url}/api`, { dispatcher: gw.agent, headers: { authorization: `Bearer ${gw.adminToken}` } });
+  await probe.body.dump();
   t.equal(up.openWatches(), 3, 'a fourth stream is held back: it never reached the upstream');
   t.same(events, ['w1 200', 'w2 200', 'w3 200'], 'and got no answer');
   events.push('w1 closed');
@@ -196,7 +203,6 @@ t.test('HTTP/2 streams per connection are capped: one connection cannot hold wat
   if (retry !== fourth) await new Promise<void>((resolve) => retry.once('response', () => resolve()));
   t.equal(events.at(-1)?.endsWith(' 200'), true, 'once a stream is free, the connection serves another watch');
   t.equal(events.indexOf('w1 closed'), 3, 'nothing beyond the cap was served while three were open');
-  for (let i = 0; i < 100 && up.openWatches() !== 3; i++) await new Promise((r) => setTimeout(r, 50));
-  t.equal(up.openWatches(), 3, 'still three upstream');
+  t.ok(await waitFor(() => up.openWatches() === 3), 'still three upstream');
   for (const s of [...open, fourth, retry]) s.close();
 });
