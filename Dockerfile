@@ -8,7 +8,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 # jemalloc instead of glibc's allocator: glibc keeps the native memory of closed connections (TLS state, sockets)
 # in its heap for good, jemalloc hands it back to the kernel within a second from a background thread. With it,
-# the gateway's RSS comes back to where it was after thousands of watches close (README: Performance), at no
+# the gateway's RSS comes back to where it was after thousands of watches close (bench/METHODOLOGY.md), at no
 # measurable cost per request.
 RUN apt-get update && apt-get install -y --no-install-recommends libjemalloc2 && rm -rf /var/lib/apt/lists/* \
   && ln -s "/usr/lib/$(uname -m)-linux-gnu/libjemalloc.so.2" /usr/local/lib/libjemalloc.so.2

@@ -130,7 +130,8 @@ The load generator, the origin and the contender share the machine, so ratios me
 over, and CPU per request carries to other hardware. Every scenario: ${settings.concurrency} concurrent clients; ${settings.rounds} round${settings.rounds === 1 ? '' : 's'}
 of ${settings.seconds} s per contender, the contenders alternated A B C A B C after a ${settings.warmupSeconds} s warm-up of each; medians
 reported. CPU per request is the contender's own CPU time (all its processes) over the requests it served; origin
-connections per 1,000 requests show how each proxy reuses its upstream connections.
+connections per 1,000 requests show how each proxy reuses its upstream connections. How to run the bench, how
+much runs differ, where the CPU goes and what the memory figures mean: [METHODOLOGY.md](METHODOLOGY.md).
 
 ## Contenders
 

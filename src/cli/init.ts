@@ -78,7 +78,7 @@ const STARTER_RBAC_POLICY = `# kgate authorization policy: standard rbac.authori
 # Members of system:masters (the admin token) are always allowed, as in kube-apiserver.
 # kube-apiserver's bootstrap policy is built in (gateway.yaml: bootstrapPolicy: true): every authenticated user may
 # use discovery, kubectl auth can-i and whoami, and the ClusterRoles view, edit, admin and cluster-admin exist to
-# be bound. Objects here with the same name as a built-in one are combined with it as kube-apiserver does (README).
+# be bound. Objects here with the same name as a built-in one are combined with it as kube-apiserver does (docs/authorization.md).
 # Example: let alice read most things in the dev namespace (the built-in ClusterRole "view").
 # ---
 # apiVersion: rbac.authorization.k8s.io/v1

@@ -101,7 +101,7 @@ export async function startCluster(bin: Binaries, log: (line: string) => void = 
     const serving = issueServerCert(ca, { hosts: ['127.0.0.1', 'localhost'], commonName: 'kube-apiserver' });
     const admin = issueClientCert(ca, { user: 'cluster-admin', groups: ['system:masters'] });
     // kgate's upstream identity. In the rbac profile it is allowed to impersonate through system:masters; a
-    // production cluster would bind a ClusterRole with verb "impersonate" instead (README).
+    // production cluster would bind a ClusterRole with verb "impersonate" instead (docs/configuration.md).
     const gateway = issueClientCert(ca, { user: 'kgate', groups: ['system:masters'] });
     const frontProxyCA = createCA('front-proxy-ca');
     const frontProxyClient = issueClientCert(frontProxyCA, { user: 'front-proxy-client' });
