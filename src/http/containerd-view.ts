@@ -5,6 +5,7 @@ import { KgateError } from '../errors.ts';
 import type { ForwardOutcome, ClientResponse } from '../proxy/forward.ts';
 import { checkNamespace, type ContainerdClient } from '../upstreams/containerd.ts';
 import type { Query } from '../request/index.ts';
+import { responseGone } from './reply.ts';
 
 const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'x-content-type-options': 'nosniff' };
 
@@ -29,7 +30,7 @@ export async function serveContainerd(
   } catch (err) {
     const e = err instanceof KgateError ? err : new KgateError('KGATE_UPSTREAM_FAILED', 'containerd failed', { upstream: 'containerd', cause: String(err) });
     if (!res.headersSent) onError(e);
-    else if (!res.destroyed) res.destroy();
+    else if (!responseGone(res)) res.destroy();
     return { status: res.headersSent ? res.statusCode : 0, bytes: 0, error: e };
   }
 }

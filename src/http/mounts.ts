@@ -1,4 +1,4 @@
-// The unix sockets behind the same door (ARCHITECTURE.md: route to upstream). After a request is admitted like any
+// The unix sockets behind the same door (the route stage, docs/design.md). After a request is admitted like any
 // other (authenticated, then authorized as a non-resource URL such as /etcd/v3/kv/range with verb "post"), its path
 // picks the upstream: /etcd -> etcd's JSON gateway, /containerd -> kgate's read-only view of containerd's gRPC API,
 // a configured prefix -> that socket mount; everything else -> the API server.
@@ -7,11 +7,12 @@ import type { Config } from '../config/schema.ts';
 import { KgateError } from '../errors.ts';
 import type { Query } from '../request/index.ts';
 import { createSocketUpstream, type SocketUpstream } from '../upstreams/socket.ts';
-import { etcdCall, READ_ONLY_DESCRIPTION } from '../upstreams/etcd.ts';
+import { etcdCall, etcdHooks, READ_ONLY_DESCRIPTION } from '../upstreams/etcd.ts';
+import type { ForwardHooks } from '../upstreams/hooks.ts';
 import { createContainerdClient, type ContainerdClient } from '../upstreams/containerd.ts';
 
 export type MountRoute =
-  | { kind: 'socket'; upstream: SocketUpstream; target: string; longRunning: boolean; timeoutMs: number; etcd: boolean; decode: boolean }
+  | { kind: 'socket'; upstream: SocketUpstream; target: string; longRunning: boolean; timeoutMs: number; hooks?: ForwardHooks }
   | { kind: 'containerd'; client: ContainerdClient; path: string; query: Query; longRunning: boolean };
 
 export interface Mounts {
@@ -50,7 +51,7 @@ export function createMounts(config: Config, log: Logger): Mounts {
         const rawPath = q === -1 ? rawTarget : rawTarget.slice(0, q);
         const rest = `/${rawPath.split('/').slice(m.segments + 1).join('/')}`;
         let query = q === -1 ? '' : rawTarget.slice(q + 1);
-        if (!m.etcd) return { kind: 'socket', upstream: m.upstream, target: rest + (query ? `?${query}` : ''), longRunning: m.timeoutMs === 0, timeoutMs: m.timeoutMs, etcd: false, decode: false };
+        if (!m.etcd) return { kind: 'socket', upstream: m.upstream, target: rest + (query ? `?${query}` : ''), longRunning: m.timeoutMs === 0, timeoutMs: m.timeoutMs };
         const call = etcdCall(method, path.slice(prefix.length) || '/');
         if (m.etcd.readOnly && !call.readOnly) {
           throw new KgateError('KGATE_FORBIDDEN', `etcd is read-only through this gateway: only ${READ_ONLY_DESCRIPTION} are allowed`, { reason: 'etcd readOnly' });
@@ -58,7 +59,7 @@ export function createMounts(config: Config, log: Logger): Mounts {
         // kgate's own parameter: taken out, every other byte of the query forwarded as received.
         const decode = parsedQuery.get('decode') === 'true';
         if (parsedQuery.has('decode')) query = parsedQuery.without('decode');
-        return { kind: 'socket', upstream: m.upstream, target: rest + (query ? `?${query}` : ''), longRunning: call.longRunning, timeoutMs: call.longRunning ? 0 : m.timeoutMs, etcd: true, decode };
+        return { kind: 'socket', upstream: m.upstream, target: rest + (query ? `?${query}` : ''), longRunning: call.longRunning, timeoutMs: call.longRunning ? 0 : m.timeoutMs, hooks: etcdHooks(decode, call.longRunning) };
       }
       return undefined;
     },

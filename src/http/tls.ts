@@ -4,6 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { ConfigError, type FileProblem } from '../errors.ts';
+import type { Logger } from 'pino';
+import { watchPath } from '../config/watched-file.ts';
 import type { Config } from '../config/schema.ts';
 
 export const TLS12_CIPHERS = [
@@ -74,4 +76,23 @@ export function serverTlsOptions(m: TlsMaterial) {
     ecdhCurve: ecdhCurves(),
     honorCipherOrder: false,
   };
+}
+
+/**
+ * Certificate rotation without a restart: new handshakes use the new files, open connections keep theirs. A
+ * half-written pair (key and cert that do not match) is refused and the current context stays.
+ */
+export function watchTlsFiles(cfg: Config['tls'], server: { setSecureContext(o: object): void }, log: Logger): { close(): void }[] {
+  return [cfg.certFile, cfg.keyFile, ...(cfg.clientCAFile ? [cfg.clientCAFile] : [])].map((file) => {
+    const w = watchPath(file, () => readFileSync(file, 'utf8'));
+    w.on('reload', () => {
+      try {
+        server.setSecureContext(serverTlsOptions(readTlsMaterial(cfg)));
+        log.info({ file }, 'TLS certificate reloaded');
+      } catch (err) {
+        log.error({ file, problem: (err as Error).message }, 'TLS files rejected; the current certificate stays in use');
+      }
+    });
+    return w;
+  });
 }

@@ -5,11 +5,14 @@
 // Lifetimes (the crash a naive prototype had): if the client goes away, the upstream request is aborted at once;
 // if the upstream fails before the response started, the client gets a Status (502/503/504); after it started,
 // the client stream is destroyed so the truncation is visible, never dressed up as a complete response.
+// This is the only streaming loop: what an upstream needs to change (headers, a rewritten body, a last message on a
+// broken stream) comes in as hooks (upstreams/hooks.ts), never as a loop of its own.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Dispatcher } from 'undici';
-import { KgateError } from '../errors.ts';
+import { KgateError, statusOf } from '../errors.ts';
 import { inboundHeaders } from './headers.ts';
+import type { BodyRewriter, ForwardHooks, ResponseHeaders } from '../upstreams/hooks.ts';
 
 export type ClientRequest = IncomingMessage | Http2ServerRequest;
 export type ClientResponse = ServerResponse | Http2ServerResponse;
@@ -29,11 +32,8 @@ export interface ForwardOptions {
   flushHead: boolean;
   /** Names the upstream in client-facing errors ("etcd is unavailable"); the API server's errors stay generic. */
   upstream?: string;
-  /** Response header names (lowercase) never relayed from this upstream, e.g. etcd's permissive CORS headers. */
-  dropResponseHeaders?: ReadonlySet<string>;
-  /** For a stream the upstream broke after it started: a last event to write before ending the response cleanly
-   *  (etcd's watch error object). Without it the client stream is destroyed so the truncation shows. */
-  brokenStreamTrailer?: (err: KgateError) => string;
+  /** What the upstream changes about the exchange (etcd: dropped headers, ?decode=true, its watch error trailer). */
+  hooks?: ForwardHooks;
   /** Called once the response head is written (the audit trail's ResponseStarted stage for long-running requests). */
   onHead?: (status: number) => void;
 }
@@ -88,7 +88,11 @@ type Tagged = ClientResponse & { [kExchange]?: Exchange };
  */
 class Exchange implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
+  /** The response head went to the client: from here a failure can no longer be a Status. */
   private started = false;
+  private rewriter: BodyRewriter | undefined;
+  /** A buffered rewrite holds the head until the rewritten body is known. */
+  private heldHead: { headers: ResponseHeaders; statusMessage: string | undefined } | undefined;
   private settled = false;
   private bytes = 0;
   private status = 0;
@@ -145,16 +149,27 @@ class Exchange implements Dispatcher.DispatchHandler {
   onResponseStart(c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
     if (this.settled) return;
     if (statusCode < 200) return; // 1xx interim responses are not relayed, and start nothing
-    const { res, opts } = this;
-    this.started = true;
+    const { opts } = this;
     this.status = statusCode;
     const h = inboundHeaders(headers);
-    if (opts.dropResponseHeaders) for (const name of opts.dropResponseHeaders) delete h[name];
-    if ('stream' in res) (res as Http2ServerResponse).writeHead(statusCode, h); // HTTP/2 has no reason phrase
-    else (res as ServerResponse).writeHead(statusCode, statusMessage || undefined, h);
-    // The head is relayed: undici need not keep its raw buffers (and the read they came in) for as long as a
-    // watch stays open.
+    opts.hooks?.rewriteHeaders?.(h, statusCode);
+    // The head is relayed (or copied): undici need not keep its raw buffers (and the read they came in) for as long
+    // as a watch stays open.
     c.rawHeaders = null;
+    const rewriter = opts.hooks?.rewriteBody?.(statusCode, h);
+    if (rewriter) {
+      this.rewriter = rewriter;
+      delete h['content-length'];
+      if (rewriter.buffered) { this.heldHead = { headers: h, statusMessage }; return; }
+    }
+    this.writeHead(h, statusMessage);
+  }
+
+  private writeHead(h: ResponseHeaders, statusMessage: string | undefined): void {
+    const { res, opts, status } = this;
+    this.started = true;
+    if ('stream' in res) (res as Http2ServerResponse).writeHead(status, h); // HTTP/2 has no reason phrase
+    else (res as ServerResponse).writeHead(status, statusMessage || undefined, h);
     // A watch's first event may be minutes away and kubectl waits for the head: send it now. Ordinary responses
     // keep head and body in one write (two small writes meet Nagle + delayed ACK: +40 ms per request).
     if (opts.flushHead) (res as ServerResponse).flushHeaders?.();
@@ -164,23 +179,57 @@ class Exchange implements Dispatcher.DispatchHandler {
       res.cork();
       process.nextTick(uncork, res);
     }
-    opts.onHead?.(statusCode);
+    opts.onHead?.(status);
   }
 
   onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.settled) return;
     if (clientGone(this.res)) { this.clientClosed(); return; } // no 'drain' would ever come
-    this.bytes += chunk.length;
-    if (!(this.res as NodeJS.WritableStream).write(chunk)) {
+    let out: string | Buffer = chunk;
+    if (this.rewriter) {
+      try {
+        out = this.rewriter.write(chunk);
+      } catch (err) {
+        this.failed(c, err);
+        return;
+      }
+      if (out.length === 0) return;
+    }
+    this.bytes += out.length;
+    if (!(this.res as NodeJS.WritableStream).write(out)) {
       c.pause();
       this.res.once('drain', onDrain);
     }
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(c: Dispatcher.DispatchController): void {
     if (this.settled) return;
-    this.res.end();
+    if (!this.rewriter) {
+      this.res.end();
+      this.finish();
+      return;
+    }
+    let out: string | Buffer;
+    try {
+      out = this.rewriter.end();
+    } catch (err) {
+      this.failed(c, err);
+      return;
+    }
+    this.bytes += out.length;
+    if (this.heldHead) {
+      const { headers, statusMessage } = this.heldHead;
+      this.heldHead = undefined;
+      this.writeHead({ ...headers, 'content-length': String(Buffer.byteLength(out)) }, statusMessage);
+    }
+    this.res.end(out);
     this.finish();
+  }
+
+  /** A hook refused the answer: fail the exchange as if the upstream had, and stop reading it. */
+  private failed(c: Dispatcher.DispatchController, err: unknown): void {
+    this.onResponseError(c, err as Error);
+    c.abort(err as Error);
   }
 
   onResponseError(_c: Dispatcher.DispatchController | undefined, err: Error): void {
@@ -188,10 +237,10 @@ class Exchange implements Dispatcher.DispatchHandler {
     const { res, opts } = this;
     const mapped = upstreamError(err, opts.upstream);
     if (!this.started) {
-      this.status = statusFor(mapped);
+      this.status = statusOf(mapped);
       this.onError(mapped);
-    } else if (opts.brokenStreamTrailer && this.status >= 200 && this.status < 300 && !res.destroyed) {
-      res.end(opts.brokenStreamTrailer(mapped));
+    } else if (opts.hooks?.brokenStreamTrailer && this.status >= 200 && this.status < 300 && !clientGone(res)) {
+      res.end(opts.hooks.brokenStreamTrailer(mapped));
     } else {
       // With the error: HTTP/2 then resets the stream with INTERNAL_ERROR, which clients report, where a plain
       // destroy() sends NO_ERROR and a cut-off list looks complete.
@@ -213,8 +262,4 @@ function clientGone(res: ClientResponse): boolean {
 
 function uncork(res: ServerResponse): void {
   res.uncork();
-}
-
-function statusFor(e: KgateError): number {
-  return e.code === 'KGATE_UPSTREAM_TIMEOUT' ? 504 : e.code === 'KGATE_UPSTREAM_UNAVAILABLE' ? 503 : e.code === 'KGATE_TOO_LARGE' ? 413 : 502;
 }

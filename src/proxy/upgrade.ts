@@ -5,7 +5,8 @@
 // relayed as a normal response and both connections are closed, so pipelined client bytes never reach an upstream
 // connection that carries kgate's identity.
 import type { Duplex } from 'node:stream';
-import { KgateError } from '../errors.ts';
+import { ERROR_TABLE, KgateError } from '../errors.ts';
+import { statusBody } from './status.ts';
 import { isHeaderValue, responseHead } from './request-head.ts';
 
 const MAX_HEAD = 64 * 1024;
@@ -91,7 +92,7 @@ export async function proxyUpgrade(o: UpgradeOptions): Promise<UpgradeOutcome> {
   const upgrade = res.headers.get('upgrade')?.[0]?.toLowerCase();
   if (res.status !== 101 || upgrade !== o.protocol.toLowerCase()) {
     await relayRefusal(o, res);
-    return { spliced: false, status: res.status === 101 ? 502 : res.status };
+    return { spliced: false, status: res.status === 101 ? ERROR_TABLE.KGATE_UPSTREAM_WRONG_PROTOCOL.status : res.status };
   }
   // 101 with the protocol asked for: from here on both sides speak it, and kgate only copies bytes.
   o.client.write(res.head);
@@ -157,12 +158,14 @@ async function relayRefusal(o: UpgradeOptions, res: UpstreamHead): Promise<void>
       o.upstream.resume();
     });
   }
-  const status = res.status === 101 ? 502 : res.status;
+  const status = res.status === 101 ? ERROR_TABLE.KGATE_UPSTREAM_WRONG_PROTOCOL.status : res.status;
   let payload = body;
   // Values go into a head kgate writes by hand (responseHead leaves out any it cannot carry as one line).
   let contentType = [res.headers.get('content-type')?.[0] ?? 'application/json'].filter(isHeaderValue)[0] ?? 'application/json';
   if (res.status === 101) {
-    payload = Buffer.from(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'the upstream switched to a protocol that was not requested', reason: 'InternalError', code: 502 }));
+    const e = new KgateError('KGATE_UPSTREAM_WRONG_PROTOCOL', 'the upstream switched to a protocol that was not requested');
+    const m = ERROR_TABLE[e.code];
+    payload = Buffer.from(JSON.stringify(statusBody(m.status, m.reason, m.message(e))));
     contentType = 'application/json';
   }
   const headers: [string, string][] = [['content-type', contentType], ['content-length', String(payload.length)]];

@@ -3,11 +3,10 @@
 //   - which calls only read (the `readOnly` option) and which are streams (watch, lease keepalive, snapshot);
 //   - keys and values are base64 in etcd's JSON; `?decode=true` turns them into text for humans;
 //   - a watch that etcd breaks ends with an error object in etcd's own stream format, not a silent cut.
-import type { ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
-import { KgateError } from '../errors.ts';
-import { inboundHeaders } from '../proxy/headers.ts';
-import { upstreamError, type ClientResponse, type ForwardOptions, type ForwardOutcome } from '../proxy/forward.ts';
+// None of it is a streaming loop: these are hooks on the one forwarder (proxy/forward.ts, upstreams/hooks.ts).
+import { StringDecoder } from 'node:string_decoder';
+import { KgateError, statusOf } from '../errors.ts';
+import type { BodyRewriter, ForwardHooks, ResponseHeaders } from './hooks.ts';
 
 /** etcd answers every request with `Access-Control-Allow-Origin: *`: a browser on the LAN must not get that from kgate. */
 export const ETCD_DROPPED_HEADERS: ReadonlySet<string> = new Set(['access-control-allow-origin', 'access-control-allow-headers', 'access-control-allow-methods']);
@@ -40,7 +39,7 @@ export const READ_ONLY_DESCRIPTION = 'range, watch, maintenance/status, version,
 
 /** What a broken watch ends with: the error object etcd's gateway itself writes into a stream. */
 export function watchErrorEvent(err: KgateError): string {
-  const timeout = err.code === 'KGATE_UPSTREAM_TIMEOUT';
+  const timeout = statusOf(err) === 504;
   return `${JSON.stringify({ error: { grpc_code: timeout ? 4 : 14, http_code: timeout ? 504 : 503, message: `etcd stream ended: ${err.message}`, http_status: timeout ? 'Gateway Timeout' : 'Service Unavailable' } })}\n`;
 }
 
@@ -82,96 +81,64 @@ export function decodeKeyValues(node: unknown): unknown {
 /** The most a decoded (buffered) answer may be; larger ones are served raw only. */
 const MAX_DECODED_BYTES = 64 * 1024 * 1024;
 
-/** forward()'s options, with `stream` (decode line by line) in place of the head-flushing ones. */
-export type DecodedForwardOptions = Pick<ForwardOptions, 'dispatcher' | 'method' | 'path' | 'headers' | 'body' | 'timeoutMs' | 'onHead'> & { stream: boolean };
-
 /**
- * `?decode=true`: the answer is rewritten, so it is not spliced through like any other. An ordinary answer is
- * buffered (bounded), decoded and sent; a stream (watch) is decoded one JSON line at a time as it arrives, with
- * backpressure. Error answers pass through unchanged. Never rejects; failures before the head go to `onError`.
+ * `?decode=true`: the answer is rewritten, so it is not relayed byte for byte like any other. An ordinary answer is
+ * buffered (bounded), decoded and sent with its length; a stream (watch) is decoded one JSON line at a time as it
+ * arrives. Error answers and anything but JSON pass through unchanged.
  */
-export async function forwardDecoded(res: ClientResponse, opts: DecodedForwardOptions, onError: (err: KgateError) => void): Promise<ForwardOutcome> {
-  const abort = new AbortController();
-  const onClose = () => abort.abort(new KgateError('KGATE_UPSTREAM_FAILED', 'client went away', { clientAborted: true }));
-  res.once('close', onClose);
-  const timer = opts.timeoutMs > 0 ? setTimeout(() => abort.abort(new KgateError('KGATE_UPSTREAM_TIMEOUT', 'request timed out', { upstream: 'etcd' })), opts.timeoutMs) : undefined;
-  let status = 0;
-  let bytes = 0;
-  let headSent = false;
-  try {
-    const up = await opts.dispatcher.request({ method: opts.method as Dispatcher.HttpMethod, path: opts.path, headers: opts.headers, body: opts.body, signal: abort.signal });
-    status = up.statusCode;
-    const headers = inboundHeaders(up.headers);
-    for (const name of ETCD_DROPPED_HEADERS) delete headers[name];
-    const json = /^application\/json\b/i.test(String(up.headers['content-type'] ?? ''));
-    if (status !== 200 || !json) {
-      writeHead(res, status, headers);
-      headSent = true;
-      for await (const chunk of up.body) { bytes += chunk.length; if (!(res as ServerResponse).write(chunk)) await drained(res); }
-      res.end();
-      return { status, bytes };
-    }
-    delete headers['content-length'];
-    if (!opts.stream) {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of up.body) {
-        size += chunk.length;
-        if (size > MAX_DECODED_BYTES) throw new KgateError('KGATE_TOO_LARGE', `the answer is larger than ${MAX_DECODED_BYTES} bytes: ask without ?decode=true`);
-        chunks.push(chunk);
-      }
-      const out = Buffer.from(JSON.stringify(decodeKeyValues(JSON.parse(Buffer.concat(chunks).toString('utf8')))));
-      bytes = out.length;
-      writeHead(res, status, { ...headers, 'content-length': String(out.length) });
-      headSent = true;
-      res.end(out);
-      return { status, bytes };
-    }
-    writeHead(res, status, headers);
-    headSent = true;
-    (res as ServerResponse).flushHeaders?.();
-    opts.onHead?.(status);
-    let pending = '';
-    try {
-      for await (const chunk of up.body) {
-        pending += chunk.toString('utf8');
-        let nl: number;
-        let out = '';
-        while ((nl = pending.indexOf('\n')) !== -1) {
-          const line = pending.slice(0, nl);
-          pending = pending.slice(nl + 1);
-          if (line.trim()) out += `${JSON.stringify(decodeKeyValues(JSON.parse(line)))}\n`;
-        }
-        if (pending.length > MAX_DECODED_BYTES) throw new KgateError('KGATE_UPSTREAM_FAILED', 'an etcd stream message is too large to decode', { upstream: 'etcd' });
-        if (out) { bytes += out.length; if (!(res as ServerResponse).write(out)) await drained(res); }
-      }
-    } catch (err) {
-      if (abort.signal.aborted) throw abort.signal.reason;
-      const e = upstreamError(err, 'etcd');
-      res.end(watchErrorEvent(e));
-      return { status, bytes, error: e };
-    }
-    res.end();
-    return { status, bytes };
-  } catch (err) {
-    const e = abort.signal.aborted && abort.signal.reason instanceof KgateError ? abort.signal.reason : upstreamError(err, 'etcd');
-    if (!headSent) { status = e.code === 'KGATE_TOO_LARGE' ? 413 : e.code === 'KGATE_UPSTREAM_TIMEOUT' ? 504 : e.code === 'KGATE_UPSTREAM_UNAVAILABLE' ? 503 : 502; onError(e); }
-    else if (!res.destroyed) res.destroy();
-    return { status, bytes, error: e };
-  } finally {
-    clearTimeout(timer);
-    res.off('close', onClose);
+function decoder(stream: boolean) {
+  return (status: number, headers: ResponseHeaders): BodyRewriter | undefined => {
+    if (status !== 200 || !/^application\/json\b/i.test(String(headers['content-type'] ?? ''))) return undefined;
+    return stream ? new LineDecoder() : new WholeDecoder();
+  };
+}
+
+class WholeDecoder implements BodyRewriter {
+  readonly buffered = true;
+  private chunks: Buffer[] = [];
+  private size = 0;
+  write(chunk: Buffer): string {
+    this.size += chunk.length;
+    if (this.size > MAX_DECODED_BYTES) throw new KgateError('KGATE_TOO_LARGE', `the answer is larger than ${MAX_DECODED_BYTES} bytes: ask without ?decode=true`);
+    this.chunks.push(chunk);
+    return '';
+  }
+  end(): Buffer {
+    return Buffer.from(JSON.stringify(decodeKeyValues(JSON.parse(Buffer.concat(this.chunks).toString('utf8')))));
   }
 }
 
-function writeHead(res: ClientResponse, status: number, headers: Record<string, string | string[]>) {
-  (res as ServerResponse).writeHead(status, headers);
+class LineDecoder implements BodyRewriter {
+  readonly buffered = false;
+  private readonly utf8 = new StringDecoder('utf8');
+  private pending = '';
+  write(chunk: Buffer): string {
+    this.pending += this.utf8.write(chunk);
+    let nl: number;
+    let out = '';
+    while ((nl = this.pending.indexOf('\n')) !== -1) {
+      const line = this.pending.slice(0, nl);
+      this.pending = this.pending.slice(nl + 1);
+      if (line.trim()) out += `${JSON.stringify(decodeKeyValues(JSON.parse(line)))}\n`;
+    }
+    if (this.pending.length > MAX_DECODED_BYTES) throw new KgateError('KGATE_UPSTREAM_FAILED', 'an etcd stream message is too large to decode', { upstream: 'etcd' });
+    return out;
+  }
+  end(): string {
+    return '';
+  }
 }
 
-function drained(res: ClientResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => { res.off('drain', done); res.off('close', done); resolve(); };
-    res.once('drain', done);
-    res.once('close', done);
-  });
+function dropCorsHeaders(headers: ResponseHeaders): void {
+  for (const name of ETCD_DROPPED_HEADERS) delete headers[name];
+}
+
+// Made once: a request picks one, nothing is allocated per request but a decoder when it asks for one.
+const PLAIN: ForwardHooks = { rewriteHeaders: dropCorsHeaders, brokenStreamTrailer: watchErrorEvent };
+const DECODED: ForwardHooks = { ...PLAIN, rewriteBody: decoder(false) };
+const DECODED_STREAM: ForwardHooks = { ...PLAIN, rewriteBody: decoder(true) };
+
+/** etcd's hooks on the forwarder: its CORS headers dropped, its watch error trailer, and `?decode=true`. */
+export function etcdHooks(decode: boolean, stream: boolean): ForwardHooks {
+  return !decode ? PLAIN : stream ? DECODED_STREAM : DECODED;
 }

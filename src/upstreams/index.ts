@@ -2,3 +2,4 @@
 // and impersonation), each with a bounded pool for ordinary requests and an unbounded one for long-running ones.
 export { createApiServerUpstream, type ApiServerUpstream } from './api-server.ts';
 export { createHealthProbe, type HealthProbe } from './health.ts';
+export type { ForwardHooks, BodyRewriter, ResponseHeaders } from './hooks.ts';
