@@ -4,7 +4,8 @@
 // the authorizer when they load. Anything thrown must be a ConfigError with located problems, and quickly.
 import t from 'tap';
 import { performance } from 'node:perf_hooks';
-import { generatedCases, handWrittenCases, mulberry32 } from './helpers/policy-cases.ts';
+import { generatedCases, handWrittenCases } from './helpers/policy-cases.ts';
+import { mulberry32 } from './helpers/random.ts';
 import { readPolicyText } from '../src/authz/policy-files.ts';
 import { compileRbacPolicy } from '../src/authz/rbac.ts';
 import { ConfigError } from '../src/errors.ts';

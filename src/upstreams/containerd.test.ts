@@ -7,30 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KgateError } from '../errors.ts';
 import { createContainerdClient, rfc3339, type ContainerdEvent } from './containerd.ts';
-
-/** What a promise rejects with; undefined if it resolves (the assertions on the code then fail). */
-async function rejection(p: Promise<unknown>): Promise<Partial<KgateError> | undefined> {
-  try {
-    await p;
-    return undefined;
-  } catch (err) {
-    return err instanceof KgateError ? err : { message: String(err) };
-  }
-}
-
-/** Collects events until `until` matches one or the stream ends; returns everything seen and how it ended. */
-async function collect(events: AsyncIterable<ContainerdEvent>, until: (e: ContainerdEvent) => boolean) {
-  const seen: ContainerdEvent[] = [];
-  try {
-    for await (const e of events) {
-      seen.push(e);
-      if (until(e)) return { seen, ended: 'matched' as const };
-    }
-    return { seen, ended: 'ended' as const };
-  } catch (error) {
-    return { seen, ended: 'threw' as const, error };
-  }
-}
+import { collect, rejection } from '../../test/helpers/async.ts';
 
 t.test('rfc3339 writes protobuf timestamps as RFC 3339 with nanoseconds, and unset ones as null', async (t) => {
   t.equal(rfc3339({ seconds: '0', nanos: 0 }), '1970-01-01T00:00:00Z');

@@ -26,6 +26,7 @@ import { reconcileBootstrapPolicy } from '../../src/authz/bootstrap-reconcile.ts
 import { bootstrapPolicyObjects } from '../../src/authz/bootstrap-policy.ts';
 import { readPolicyObjects } from '../../src/authz/policy-files.ts';
 import type { FileProblem } from '../../src/errors.ts';
+import { mulberry32 } from '../helpers/random.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const committed = join(root, 'src', 'authz', 'bootstrap-policy-v1.34.yaml');
@@ -44,16 +45,6 @@ t.test('the committed bootstrap policy is what kube\'s code prints', { skip: noG
 
 const SEED = Number(process.env.KGATE_RECONCILE_SEED ?? 20261202);
 
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t2 = a;
-    t2 = Math.imul(t2 ^ (t2 >>> 15), t2 | 1);
-    t2 ^= t2 + Math.imul(t2 ^ (t2 >>> 7), t2 | 61);
-    return ((t2 ^ (t2 >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Selector = { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] };
 type Subject = { kind: string; name: string; namespace?: string; apiGroup?: string };

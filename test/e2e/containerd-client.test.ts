@@ -11,32 +11,9 @@ import { KgateError } from '../../src/errors.ts';
 import { createContainerdClient, type ContainerdClient, type ContainerdEvent } from '../../src/upstreams/containerd.ts';
 import { loadClusterInfo } from '../cluster/cluster.ts';
 import { run } from '../helpers/run.ts';
+import { collect, rejection } from '../helpers/async.ts';
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/;
-
-/** What a promise rejects with; undefined if it resolves (the assertions on the code then fail). */
-async function rejection(p: Promise<unknown>): Promise<Partial<KgateError> | undefined> {
-  try {
-    await p;
-    return undefined;
-  } catch (err) {
-    return err instanceof KgateError ? err : { message: String(err) };
-  }
-}
-
-/** Collects events until `until` matches one or the stream ends; returns everything seen and how it ended. */
-async function collect(events: AsyncIterable<ContainerdEvent>, until: (e: ContainerdEvent) => boolean) {
-  const seen: ContainerdEvent[] = [];
-  try {
-    for await (const e of events) {
-      seen.push(e);
-      if (until(e)) return { seen, ended: 'matched' as const };
-    }
-    return { seen, ended: 'ended' as const };
-  } catch (error) {
-    return { seen, ended: 'threw' as const, error };
-  }
-}
 
 const cluster = loadClusterInfo();
 if (!cluster) {

@@ -16,6 +16,7 @@ import { impersonationRequest, impersonate, type AuthorizationAttributes, type A
 import { distinctHeaders } from '../../src/http/request-context.ts';
 import { KgateError } from '../../src/errors.ts';
 import type { UserInfo } from '../../src/authn/user.ts';
+import { mulberry32 } from '../helpers/random.ts';
 
 /** UTF-8 bytes of s as the latin1 chars Node hands over in req.url (a raw non-ASCII byte is one char <= 0xFF). */
 const raw = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
@@ -134,16 +135,6 @@ const HANDWRITTEN_IMPERSONATION: readonly { name: string; headers: [string, stri
   { name: 'unknown Impersonate- header', headers: [['Impersonate-Foo', 'x']] },
 ];
 
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t2 = a;
-    t2 = Math.imul(t2 ^ (t2 >>> 15), t2 | 1);
-    t2 ^= t2 + Math.imul(t2 ^ (t2 >>> 7), t2 | 61);
-    return ((t2 ^ (t2 >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = process.env.KGATE_FUZZ_SEED ? Number(process.env.KGATE_FUZZ_SEED) : randomInt(2 ** 31);
 const SCALE = Number(process.env.KGATE_FUZZ_CASES ?? 100_000) / 100_000;

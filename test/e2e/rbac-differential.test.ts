@@ -20,20 +20,11 @@ import { loadClusterInfo } from '../cluster/cluster.ts';
 import { kubectl } from '../helpers/kubectl.ts';
 import { createAuthorizerChain, type AuthorizationAttributes } from '../../src/authz/index.ts';
 import type { RbacPolicy } from '../../src/authz/rbac.ts';
+import { mulberry32 } from '../helpers/random.ts';
 
 const SEED = Number(process.env.KGATE_DIFF_SEED ?? 20261128);
 const CASES = Number(process.env.KGATE_DIFF_CASES ?? 8000);
 
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t2 = a;
-    t2 = Math.imul(t2 ^ (t2 >>> 15), t2 | 1);
-    t2 ^= t2 + Math.imul(t2 ^ (t2 >>> 7), t2 | 61);
-    return ((t2 ^ (t2 >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rule = { verbs: string[]; apiGroups?: string[]; resources?: string[]; resourceNames?: string[]; nonResourceURLs?: string[] };
 const ruleKey = (r: Rule) => JSON.stringify([r.verbs, r.apiGroups ?? [], r.resources ?? [], r.resourceNames ?? [], r.nonResourceURLs ?? []]);

@@ -2,6 +2,7 @@
 // ones (a valid RBAC object, then hostile mutations: YAML 1.1 scalars, invalid names, subjects, selectors, unknown
 // and duplicate keys, nulls, lists). The same files are given to real kubectl and to kgate's loader
 // (test/e2e/policy-validation-differential.test.ts) and, mutated further, to the loader alone (test/policy-fuzz.test.ts).
+import { mulberry32 } from './random.ts';
 
 export interface PolicyCase { name: string; file: string; text: string }
 
@@ -17,17 +18,6 @@ export const DUP = '\u0002';
 
 const RBAC = 'rbac.authorization.k8s.io';
 const RBAC_V1 = `${RBAC}/v1`;
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---- a small YAML writer: block style, strings double-quoted (JSON's escapes are YAML's), Raw scalars as is ----
 
