@@ -35,16 +35,22 @@ async function oneHashMs(): Promise<number> {
   return times.sort((a, b) => a - b)[1]!;
 }
 
-t.test('Basic clients hammering the gateway do not slow another user\'s requests', async (t) => {
+/** A gateway whose password file holds carol, hashed with the parameters `kgate user add` writes. Backoff off:
+ *  the guessing clients must keep reaching the hash. */
+async function startCarolGateway() {
   const up = await startFixtureUpstream();
   const passwordFile = 'credentials/basic_auth.csv';
   const gw = await startTestGateway({
     upstream: { url: up.url }, passwordFile,
-    // The parameters `kgate user add` writes. Backoff off: the guessing clients must keep reaching the hash.
     before: (dir) => writeFileSync(join(dir, passwordFile), `${hashPassword('carol-password-1')},carol,3001,"ops"\n`),
     backoff: { enabled: false },
     extra: { log: { level: 'warn' } },
   });
+  return { up, gw };
+}
+
+t.test('Basic clients hammering the gateway do not slow another user\'s requests', async (t) => {
+  const { up, gw } = await startCarolGateway();
   t.teardown(async () => { await gw.close(); await up.close(); });
   const probe = new Agent({ connect: { ca: gw.caPem } });
   t.teardown(() => probe.close());
@@ -174,14 +180,7 @@ t.test('a password file reload with many open Basic watches does not stall the e
 });
 
 t.test('past the bound of waiting password checks, Basic requests get 429 with Retry-After, not a stall', async (t) => {
-  const up = await startFixtureUpstream();
-  const passwordFile = 'credentials/basic_auth.csv';
-  const gw = await startTestGateway({
-    upstream: { url: up.url }, passwordFile,
-    before: (dir) => writeFileSync(join(dir, passwordFile), `${hashPassword('carol-password-1')},carol,3001,"ops"\n`),
-    backoff: { enabled: false },
-    extra: { log: { level: 'warn' } },
-  });
+  const { up, gw } = await startCarolGateway();
   const agent = new Agent({ connect: { ca: gw.caPem } });
   t.teardown(async () => { await agent.close(); await gw.close(); await up.close(); });
   const total = MAX_WAITING + CHECKS_AT_ONCE + 32;
