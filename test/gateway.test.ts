@@ -101,6 +101,22 @@ t.test('plain http upstream (8080-style)', async (t) => {
     t.equal(proxied(up), before + 1, 'nothing more reached the upstream');
   });
 
+  t.test('kgate\'s other own routes go through the chain: 401 without a credential, a 404 Status for an unknown one', async (t) => {
+    const before = proxied(up);
+    const anon = await request(`${gw.url}/kgate/no-such-route`, { dispatcher: gw.agent });
+    t.equal(anon.statusCode, 401);
+    t.match(await anon.body.json(), { kind: 'Status', reason: 'Unauthorized' });
+    const admin = await request(`${gw.url}/kgate/no-such-route?x=1`, { dispatcher: gw.agent, headers: auth });
+    t.equal(admin.statusCode, 404);
+    t.ok(admin.headers['audit-id'], 'answered with the Audit-ID like every admitted request');
+    t.match(await admin.body.json(), { kind: 'Status', reason: 'NotFound', code: 404 });
+    const bare = await request(`${gw.url}/kgate`, { dispatcher: gw.agent, headers: auth });
+    t.equal(bare.statusCode, 404);
+    await bare.body.dump();
+    t.equal(proxied(up), before, 'no /kgate/ path ever reaches the upstream');
+    t.ok(gw.logs.some((l) => l.path === '/kgate/no-such-route' && l.status === 404 && l.answeredBy === 'kgate'), 'one log line, from the own-routes stage');
+  });
+
   t.test('upstream status codes and bodies are relayed', async (t) => {
     const r = await request(`${gw.url}/status/404`, { dispatcher: gw.agent, headers: auth });
     t.equal(r.statusCode, 404);
@@ -196,6 +212,9 @@ t.test('AlwaysDeny: 403 with kube-apiserver wording, system:masters still allowe
   const imp = await request(`${gw.url}/api/v1/namespaces/prod/pods`, { dispatcher: gw.agent, headers: { authorization: 'Bearer tok-bob', 'impersonate-user': 'admin' } });
   t.equal(imp.statusCode, 403, 'bob may not impersonate');
   t.match((await imp.body.json() as { message: string }).message, /users "admin" is forbidden: User "bob" cannot impersonate resource "users" in API group "" at the cluster scope/);
+  const own = await request(`${gw.url}/kgate/no-such-route`, { dispatcher: gw.agent, headers: { authorization: 'Bearer tok-bob' } });
+  t.equal(own.statusCode, 403, 'kgate\'s own routes are authorized like any non-resource URL');
+  t.match(await own.body.json(), { kind: 'Status', reason: 'Forbidden', message: 'forbidden: User "bob" cannot get path "/kgate/no-such-route": Everything is forbidden.' });
 });
 
 t.test('https upstream (16443-style): verified CA, own client cert, impersonation headers', async (t) => {

@@ -1,6 +1,7 @@
 // The composition of the request path (docs/design.md explains each part). Every request runs one
 // chain of stages over one context (chain.ts, request-context.ts), in the request-path order:
 //   limits -> attributes -> authentication -> impersonation -> authorization -> audit -> route -> forward
+// (or, for kgate's own routes, a self review or a /kgate/ path: answered by kgate itself).
 // Upgrades run the same chain with their own first and last stages (stages/upgrade.ts). A stage refuses by throwing
 // a KgateError; the chain answers it through the one error writer (reply.ts) from the one error table (errors.ts).
 import type { Logger } from 'pino';
@@ -16,10 +17,11 @@ import { createAuthorizerChain, type AuthorizerChain } from '../authz/index.ts';
 import { createApiServerUpstream, createHealthProbe, type ApiServerUpstream, type HealthProbe } from '../upstreams/index.ts';
 import { createChain, type Stage } from './chain.ts';
 import { guardConnections } from './connections.ts';
+import type { ClientRequest, ClientResponse } from '../proxy/index.ts';
 import { createMounts } from './mounts.ts';
 import { createReply } from './reply.ts';
 import { RequestContext } from './request-context.ts';
-import { createServer, type KgateServer } from './server.ts';
+import { createServer, dispatcherOf, type KgateServer } from './server.ts';
 import { createStreamRegistry } from './streams.ts';
 import { readTlsMaterial, watchTlsFiles } from './tls.ts';
 import { createLimitsStage } from './stages/limits.ts';
@@ -31,6 +33,7 @@ import { createAuditStage } from './stages/audit.ts';
 import { createRouteStage } from './stages/route.ts';
 import { createForwardStage } from './stages/forward.ts';
 import { createSelfReviewStage } from './stages/self-review.ts';
+import { createOwnRoutesStage } from './stages/own-routes.ts';
 import { createUpgradeFramingStage, createUpgradeRouteStage, createUpgradeForwardStage } from './stages/upgrade.ts';
 
 export interface Gateway {
@@ -75,9 +78,12 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   const auditStage = createAuditStage(audit?.log);
   const selfReview = createSelfReviewStage({ authorizer, reply, requestTimeoutMs: limits.requestTimeoutSeconds * 1000 });
   const forward = createForwardStage({ upstream, limits, streams, reply });
+  // kgate's own routes are answered by Fastify's router, which exists once the server does (below).
+  let dispatch: (req: ClientRequest, res: ClientResponse) => void = () => { throw new Error('the server is not created yet'); };
+  const ownRoute = createOwnRoutesStage({ dispatch: (req, res) => dispatch(req, res), reply });
   const runRequest = createChain([
     ...admission, auditStage, createRouteStage(mounts),
-    (ctx) => ctx.route!.kind === 'review' ? selfReview(ctx) : forward(ctx),
+    (ctx) => ctx.route!.kind === 'review' ? selfReview(ctx) : ctx.route!.kind === 'own' ? ownRoute(ctx) : forward(ctx),
   ], { reply, auditLog: audit?.log });
   const runUpgrade = createChain([
     createUpgradeFramingStage(isShuttingDown), ...admission,
@@ -100,9 +106,11 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
   };
 
   const app = createServer({
-    tls, limits, log, reply, health, isShuttingDown,
+    tls, limits, log, reply, isShuttingDown,
+    routes: { health, isShuttingDown },
     proxy: (req, res) => { void track(runRequest(new RequestContext(req, res))); },
   });
+  dispatch = dispatcherOf(app);
   const guards = guardConnections(app.server as unknown as import('node:net').Server, limits, log);
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     guards.headArrived(req.socket);

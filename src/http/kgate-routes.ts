@@ -1,11 +1,29 @@
 // kgate's own routes under /kgate/. openapi/kgate.yaml is the source of truth: @fastify/swagger serves that
 // document, and each route's response schema is taken from it, so the document and the routes cannot disagree.
+// /kgate/livez, /kgate/readyz and /kgate/openapi.json are public (server.ts, isPublicOwnRoute); every other route is
+// reached only through the chain (stages/own-routes.ts), and reads its caller with callerOf().
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import { parse } from 'yaml';
+import { KgateError } from '../errors.ts';
 import type { HealthProbe } from '../upstreams/health.ts';
+import { ownRequestContext, type RequestContext } from './request-context.ts';
+
+/** What kgate's own routes read from the gateway. */
+export interface KgateRouteDeps {
+  health: HealthProbe;
+  isShuttingDown: () => boolean;
+}
+
+/** The admitted caller of one of kgate's own routes (authenticated, impersonation applied, authorized). A request
+ *  that did not come through the chain has no caller: refused, never served as anyone. */
+export function callerOf(request: FastifyRequest): RequestContext {
+  const ctx = ownRequestContext(request.raw);
+  if (!ctx?.admitted) throw new KgateError('KGATE_UNAUTHORIZED', 'Unauthorized');
+  return ctx;
+}
 
 const OPENAPI_FILE = fileURLToPath(new URL('../../openapi/kgate.yaml', import.meta.url));
 
@@ -29,7 +47,7 @@ function responseSchemas(doc: OpenApiDoc, path: string, method: string): Record<
   return out;
 }
 
-export async function registerKgateRoutes(app: FastifyInstance, deps: { health: HealthProbe; isShuttingDown: () => boolean }) {
+export async function registerKgateRoutes(app: FastifyInstance, deps: KgateRouteDeps) {
   const doc = loadOpenApi();
   await app.register(swagger, { mode: 'static', specification: { document: doc as never } });
   const common = { 'cache-control': 'no-cache, private' };

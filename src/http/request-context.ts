@@ -17,8 +17,9 @@ import type { ClientRequest, ClientResponse } from '../proxy/index.ts';
 import type { RequestAttributes } from '../request/index.ts';
 import type { MountRoute } from './mounts.ts';
 
-/** Where an admitted request goes (stages/route.ts): kgate itself, a mount, or the API server. */
-export type Route = { kind: 'review' } | { kind: 'apiServer' } | MountRoute;
+/** Where an admitted request goes (stages/route.ts): a self review or one of kgate's own routes (answered by kgate),
+ *  a mount, or the API server. */
+export type Route = { kind: 'review' } | { kind: 'own' } | { kind: 'apiServer' } | MountRoute;
 
 export class RequestContext {
   readonly started = performance.now();
@@ -66,6 +67,19 @@ export class RequestContext {
     this.remoteAddress = req.socket?.remoteAddress ?? '';
     this.rawHeaders = req.rawHeaders;
   }
+}
+
+/** The admitted requests handed to kgate's own routes, by their request object (which Fastify's request.raw is). */
+const ownRequests = new WeakMap<ClientRequest, RequestContext>();
+
+/** Called by the own-routes stage only, after admission: the route handler finds the caller here. */
+export function bindOwnRequest(ctx: RequestContext): void {
+  ownRequests.set(ctx.req, ctx);
+}
+
+/** The admitted context of a request on one of kgate's own routes, or undefined if it did not come through the chain. */
+export function ownRequestContext(req: ClientRequest): RequestContext | undefined {
+  return ownRequests.get(req);
 }
 
 export function distinctHeaders(rawHeaders: string[]): Record<string, string[]> {

@@ -9,12 +9,11 @@ import type { Duplex } from 'node:stream';
 import type { Config } from '../config/schema.ts';
 import { KgateError } from '../errors.ts';
 import type { ClientRequest, ClientResponse } from '../proxy/index.ts';
-import type { HealthProbe } from '../upstreams/index.ts';
 import { createClientErrorHandler } from './client-error.ts';
 import { rawErrorResponse, toClientError } from './errors.ts';
-import { registerKgateRoutes } from './kgate-routes.ts';
+import { registerKgateRoutes, type KgateRouteDeps } from './kgate-routes.ts';
 import type { Reply } from './reply.ts';
-import { auditIdOf, distinctHeaders } from './request-context.ts';
+import { auditIdOf, distinctHeaders, ownRequestContext } from './request-context.ts';
 import { serverTlsOptions, type TlsMaterial } from './tls.ts';
 
 /** The methods kgate proxies (kube-apiserver's); others get a 405 Status. */
@@ -25,8 +24,9 @@ export interface ServerDeps {
   limits: Config['limits'];
   log: Logger;
   reply: Reply;
-  health: HealthProbe;
   isShuttingDown(): boolean;
+  /** What kgate's own routes read (kgate-routes.ts). */
+  routes: KgateRouteDeps;
   /** Runs the chain for one proxied request (tracked by the gateway). */
   proxy(req: ClientRequest, res: ClientResponse): void;
 }
@@ -50,11 +50,11 @@ export function createServer(d: ServerDeps): KgateServer {
       reply.refuse(req, res, methodNotAllowed(method));
       return true;
     }
-    const url = req.url ?? '/';
-    if (url.startsWith('/kgate') && (url.length === 6 || url[6] === '/' || url[6] === '?')) {
+    if (isPublicOwnRoute(req.url ?? '/')) {
       if (reply.expectsContinue(req)) res.writeContinue();
       return false;
     }
+    // Everything else, kgate's other own routes included, runs the chain; those come back through dispatch().
     d.proxy(req, res);
     return true;
   };
@@ -87,12 +87,14 @@ export function createServer(d: ServerDeps): KgateServer {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
 
-  app.register(async (kgate) => registerKgateRoutes(kgate, { health: d.health, isShuttingDown: d.isShuttingDown }), { prefix: '/kgate' });
-  // What reaches Fastify past direct() and matches no kgate route (a path that only looks like /kgate/...).
+  app.register(async (kgate) => registerKgateRoutes(kgate, d.routes), { prefix: '/kgate' });
+  // What reaches Fastify and matches no kgate route: an admitted request for a /kgate/ path kgate does not serve
+  // (a 404 Status, as kube-apiserver answers an unknown path), or a path that only looked public to direct().
   app.route({
     method: [...PROXIED_METHODS],
     url: '/*',
     handler: (request, r) => {
+      if (ownRequestContext(request.raw)) throw new KgateError('KGATE_NOT_FOUND', `the server could not find the requested resource ${request.url.split('?')[0]}`);
       // kgate writes the response itself (straight from the upstream): Fastify's reply is not used.
       r.hijack();
       d.proxy(request.raw, r.raw);
@@ -105,15 +107,33 @@ export function createServer(d: ServerDeps): KgateServer {
   // A failure inside one of kgate's own routes is a Status like every other answer, never Fastify's own JSON.
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, r) => {
     const status = err.statusCode ?? 500;
-    const kerr = status === 413 ? new KgateError('KGATE_TOO_LARGE', err.message)
-      : status >= 400 && status < 500 ? new KgateError('KGATE_BAD_REQUEST', err.message)
-        : err;
+    const kerr = err instanceof KgateError ? err
+      : status === 413 ? new KgateError('KGATE_TOO_LARGE', err.message)
+        : status >= 400 && status < 500 ? new KgateError('KGATE_BAD_REQUEST', err.message)
+          : err;
     r.hijack();
-    const auditId = auditIdOf(distinctHeaders(request.raw.rawHeaders));
+    const admitted = ownRequestContext(request.raw);
+    const auditId = admitted?.auditId ?? auditIdOf(distinctHeaders(request.raw.rawHeaders));
     const ce = reply.sendError(request.raw, r.raw, kerr, auditId);
+    // An admitted request gets its one log line from the own-routes stage; only a server-side failure adds one here.
+    if (admitted && ce.status < 500) return;
     reply.logRequest({ auditID: auditId, method: request.raw.method, path: request.url.split('?')[0], status: ce.status, error: err.code ?? 'unexpected', ...(ce.status >= 500 ? { err } : {}) }, ce.level === 'error' ? 'error' : 'info');
   });
   return app;
+}
+
+/** kgate's own routes that answer without credentials, like kube-apiserver's /livez and /readyz (granted to
+ *  everyone by system:public-info-viewer) and its discovery document: they say whether kgate is up, nothing more. */
+const PUBLIC_OWN_ROUTES: ReadonlySet<string> = new Set(['/kgate/livez', '/kgate/readyz', '/kgate/openapi.json']);
+
+export function isPublicOwnRoute(url: string): boolean {
+  const q = url.indexOf('?');
+  return PUBLIC_OWN_ROUTES.has(q === -1 ? url : url.slice(0, q));
+}
+
+/** Fastify's router, for the admitted requests the own-routes stage hands back (stages/own-routes.ts). */
+export function dispatcherOf(app: KgateServer): (req: ClientRequest, res: ClientResponse) => void {
+  return (req, res) => app.routing(req as never, res as never);
 }
 
 function methodNotAllowed(method: string | undefined): KgateError {

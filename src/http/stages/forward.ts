@@ -28,7 +28,7 @@ export function createForwardStage(deps: { upstream: ApiServerUpstream; limits: 
     const res = ctx.res!;
     const attrs = ctx.attrs!;
     const user = ctx.user!;
-    const route = ctx.route!.kind === 'apiServer' ? undefined : ctx.route as Exclude<typeof ctx.route, { kind: 'apiServer' | 'review' } | undefined>;
+    const route = ctx.route!.kind === 'apiServer' ? undefined : ctx.route as Exclude<typeof ctx.route, { kind: 'apiServer' | 'review' | 'own' } | undefined>;
     const longRunning = route ? route.longRunning : isLongRunning(attrs);
     const headers = route?.kind === 'containerd' ? [] : outboundHeaders({
       rawHeaders: req.rawHeaders, clientAddress: remoteAddress,
