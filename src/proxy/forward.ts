@@ -90,6 +90,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   /** The response head went to the client: from here a failure can no longer be a Status. */
   private started = false;
+  /** The response is corked until the end of the tick its head was written in (writeHead). */
+  private corked = false;
   private rewriter: BodyRewriter | undefined;
   /** A buffered rewrite holds the head until the rewritten body is known. */
   private heldHead: { headers: ResponseHeaders; statusMessage: string | undefined } | undefined;
@@ -177,7 +179,8 @@ class Exchange implements Dispatcher.DispatchHandler {
       // Head, body and end usually arrive in one read from the upstream: cork until the end of this tick so they
       // leave in one TLS write (one record) instead of two or three.
       res.cork();
-      process.nextTick(uncork, res);
+      this.corked = true;
+      process.nextTick(uncorkExchange, this);
     }
     opts.onHead?.(status);
   }
@@ -202,8 +205,21 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
   }
 
+  /**
+   * Node's OutgoingMessage.end() writes the last chunk ("0\r\n\r\n") before it flushes the chunks a corked response
+   * buffered since its head went out (lib/_http_outgoing.js, end(): _send of the terminator, then uncork()): a body
+   * that arrived with its end in one tick then left as a complete-looking response followed by its own tail, which
+   * a keep-alive client read as the start of the next response. Uncorked before every end().
+   */
+  uncork(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    (this.res as ServerResponse).uncork();
+  }
+
   onResponseEnd(c: Dispatcher.DispatchController): void {
     if (this.settled) return;
+    this.uncork();
     if (!this.rewriter) {
       this.res.end();
       this.finish();
@@ -221,6 +237,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       const { headers, statusMessage } = this.heldHead;
       this.heldHead = undefined;
       this.writeHead({ ...headers, 'content-length': String(Buffer.byteLength(out)) }, statusMessage);
+      this.uncork();
     }
     this.res.end(out);
     this.finish();
@@ -240,6 +257,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.status = statusOf(mapped);
       this.onError(mapped);
     } else if (opts.hooks?.brokenStreamTrailer && this.status >= 200 && this.status < 300 && !clientGone(res)) {
+      this.uncork();
       res.end(opts.hooks.brokenStreamTrailer(mapped));
     } else {
       // With the error: HTTP/2 then resets the stream with INTERNAL_ERROR, which clients report, where a plain
@@ -260,6 +278,6 @@ function clientGone(res: ClientResponse): boolean {
   return 'stream' in res ? (res as Http2ServerResponse).stream.destroyed : (res as ServerResponse).req?.socket?.destroyed === true;
 }
 
-function uncork(res: ServerResponse): void {
-  res.uncork();
+function uncorkExchange(exchange: Exchange): void {
+  exchange.uncork();
 }
