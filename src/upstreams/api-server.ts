@@ -72,9 +72,13 @@ export function createApiServerUpstream(cfg: ApiServerConfig): ApiServerUpstream
   const origin = url.origin;
   // An https upstream (kube-apiserver speaks HTTP/2) is reached over HTTP/2 when it agrees in ALPN: thousands of
   // watches then share a handful of upstream TLS connections instead of one each (measured: 5,000 watches on 7
-  // connections). Plain http (8080-style) stays HTTP/1.1, one connection per request in flight.
-  const pool = new Pool(origin, { connections: cfg.connections, pipelining: 1, keepAliveTimeout: 30_000, allowH2: tls, connect });
-  const streamPool = new Pool(origin, { connections: null, pipelining: 1, bodyTimeout: 0, headersTimeout: 60_000, allowH2: tls, connect });
+  // connections). But undici's HTTP/2 client joins repeated request headers into one "a, b" field
+  // (lib/dispatcher/client-h2.js), and kube-apiserver reads each Impersonate-Group / X-Remote-Group field as one
+  // group: with an identity to forward, the upstream is reached over HTTP/1.1, one header line per group. Plain http
+  // (8080-style) stays HTTP/1.1, one connection per request in flight.
+  const h2 = tls && cfg.identity === 'none';
+  const pool = new Pool(origin, { connections: cfg.connections, pipelining: 1, keepAliveTimeout: 30_000, allowH2: h2, connect });
+  const streamPool = new Pool(origin, { connections: null, pipelining: 1, bodyTimeout: 0, headersTimeout: 60_000, allowH2: h2, connect });
 
   const own: [string, string][] = token ? [['authorization', `Bearer ${token}`]] : [];
   const impersonate = cfg.identity === 'impersonate';
