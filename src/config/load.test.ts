@@ -86,3 +86,44 @@ t.test('audit: paths resolved against the config folder', async (t) => {
   t.same(c.audit, { path: '/etc/kgate/audit/audit.log', policyFile: '/etc/kgate/policy/audit.yaml' });
   t.throws(() => parseConfig(`${minimal}audit: {policyFile: a.yaml}\n`, 'gw.yaml'), /audit.path: is required/);
 });
+
+t.test('services: paths resolved; loopback only, credentials only over https, no collision with sockets or reserved paths', async (t) => {
+  const c = parseConfig(`${minimal}  services:
+    - {name: kube-proxy, pathPrefix: /components/kube-proxy, url: "http://127.0.0.1:10249"}
+    - {name: kube-scheduler, pathPrefix: /components/kube-scheduler, url: "https://localhost:10259", caFile: certs/ca.crt, certFile: c.crt, keyFile: c.key, tokenFile: /t}
+`, '/etc/kgate/gateway.yaml');
+  t.match(c.upstreams.services[1], { url: 'https://localhost:10259', caFile: '/etc/kgate/certs/ca.crt', certFile: '/etc/kgate/c.crt', keyFile: '/etc/kgate/c.key', tokenFile: '/t' });
+  t.same(parseConfig(minimal, '/x/g.yaml').upstreams.services, [], 'none unless configured');
+
+  const err = t.throws(() => parseConfig(`${minimal}  sockets:
+    - {name: registry, pathPrefix: /components, socket: r.sock}
+  services:
+    - {name: lan, pathPrefix: /lan, url: "http://192.168.1.20:10249"}
+    - {name: registry, pathPrefix: /components/kube-proxy, url: "http://127.0.0.1:10249"}
+    - {name: sched, pathPrefix: /metrics/sched, url: "https://127.0.0.1:10259"}
+    - {name: plain, pathPrefix: /plain, url: "http://[::1]:10248", tokenFile: t, certFile: c.crt}
+    - {name: half, pathPrefix: /half, url: "https://127.0.0.1:10250", caFile: ca.crt, certFile: c.crt}
+    - {name: pathy, pathPrefix: /pathy, url: "http://127.0.0.1:10249/metrics"}
+    - {name: user, pathPrefix: /user, url: "http://admin:pw@127.0.0.1:10249"}
+    - {name: kgate, pathPrefix: /kgate/x, url: "http://127.0.0.1:1"}
+`, 'gw.yaml')) as ConfigError;
+  const f = Object.fromEntries(err.problems.map((p) => [p.field, p]));
+  t.match(f['upstreams.services[0].url'], { line: 8, message: /192\.168\.1\.20 is not a loopback address.*relay/ });
+  t.match(f['upstreams.services[1].name'], { line: 9, message: '"registry" is already used by upstreams.sockets[0]' });
+  t.match(f['upstreams.services[1].pathPrefix'], { line: 9, message: '/components/kube-proxy overlaps /components of upstreams.sockets[0]' });
+  t.match(f['upstreams.services[2].pathPrefix'], { message: '/metrics belongs to the API server or to kgate' });
+  t.match(f['upstreams.services[2].caFile'], { line: 10, message: /is required for an https service/ });
+  t.match(f['upstreams.services[3].tokenFile'], { line: 11, message: /needs an https url/ });
+  t.match(f['upstreams.services[3].certFile'], { message: /needs an https url/ });
+  t.match(f['upstreams.services[4].keyFile'], { line: 12, message: 'certFile and keyFile go together' });
+  t.match(f['upstreams.services[5].url'], { message: /scheme, host and port only/ });
+  t.match(f['upstreams.services[6].url'], { message: /user or password/ });
+  t.match(f['upstreams.services[7].pathPrefix'], { message: '/kgate belongs' });
+  t.match(err.message, /^gw\.yaml: line 8: upstreams\.services\[0\]\.url: 192\.168\.1\.20 is not a loopback address/m);
+  for (const url of ['http://127.0.0.2:1', 'http://[::1]:1', 'http://[::ffff:127.0.0.1]:1', 'http://LOCALHOST:1']) {
+    t.doesNotThrow(() => parseConfig(`${minimal}  services: [{name: a, pathPrefix: /a, url: "${url}"}]\n`, 'g.yaml'), `${url} is loopback`);
+  }
+  for (const url of ['http://0.0.0.0:1', 'http://[::]:1', 'http://10.0.0.1:1', 'http://localhost.evil.example:1', 'http://2130706433.example:1', 'ftp://127.0.0.1:1']) {
+    t.throws(() => parseConfig(`${minimal}  services: [{name: a, pathPrefix: /a, url: "${url}"}]\n`, 'g.yaml'), /upstreams\.services\[0\]\.url/, `${url} is refused`);
+  }
+});

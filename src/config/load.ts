@@ -7,7 +7,8 @@ import { Value } from '@sinclair/typebox/value';
 import type { TSchema } from '@sinclair/typebox';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import { ConfigError, type FileProblem } from '../errors.ts';
-import { ConfigSchema, type Config } from './schema.ts';
+import { ConfigSchema, type Config, type ServiceConfig } from './schema.ts';
+import { serviceUrlProblem } from './loopback.ts';
 
 export interface ConfigOverrides { listen?: string; workers?: number }
 
@@ -54,24 +55,61 @@ export function parseConfig(text: string, file: string, overrides: ConfigOverrid
   return resolvePaths(value as Config, dirname(resolve(file)));
 }
 
-/** First path segments that belong to kube-apiserver or kgate: a socket mount there would shadow them. */
-const RESERVED_SEGMENTS = new Set(['api', 'apis', 'openapi', 'version', 'healthz', 'livez', 'readyz', 'metrics', 'logs', '.well-known', 'kgate', 'etcd', 'containerd', 'swagger.json', 'swaggerapi', 'debug']);
+/** First path segments that belong to kube-apiserver or kgate: a socket mount or a service there would shadow them.
+ *  kube-apiserver's are what its root lists (GET /: api, apis, healthz, livez, readyz, metrics, openapi, version,
+ *  .well-known, openid: the service-account issuer's discovery and JWKS, the keys relying parties verify tokens
+ *  with), what it serves unlisted (logs, debug/pprof, debug/flags) and its alpha z-pages (statusz, flagz;
+ *  k8s.io/apiserver@v0.34.4/pkg/server/genericapiserver.go, k8s.io/component-base@v0.34.4/zpages); the older swagger paths stay refused. */
+export const RESERVED_SEGMENTS: ReadonlySet<string> = new Set([
+  'api', 'apis', 'openapi', 'openid', 'version', 'healthz', 'livez', 'readyz', 'metrics', 'logs', '.well-known', 'debug',
+  'statusz', 'flagz', 'swagger.json', 'swaggerapi', 'kgate', 'etcd', 'containerd',
+]);
 
-function mountProblems(config: Config, doc: ReturnType<typeof parseDocument>, lines: LineCounter, file: string): FileProblem[] {
+type Doc = ReturnType<typeof parseDocument>;
+
+/** What the schema cannot say about `upstreams.sockets` and `upstreams.services`: no prefix under a reserved path, no
+ *  two mounts (of either kind) with one name or overlapping prefixes, and a service url on loopback only with the
+ *  credentials its scheme can carry. */
+function mountProblems(config: Config, doc: Doc, lines: LineCounter, file: string): FileProblem[] {
   const problems: FileProblem[] = [];
-  const seen: { name: string; prefix: string }[] = [];
-  config.upstreams.sockets.forEach((m, i) => {
-    const at = (field: string) => ({ file, line: lineOf(doc, lines, ['upstreams', 'sockets', i, field]), field: `upstreams.sockets[${i}].${field}` });
+  const seen: { name: string; prefix: string; field: string }[] = [];
+  const mounts = [
+    ...config.upstreams.sockets.map((m, i) => ({ list: 'sockets', i, name: m.name, pathPrefix: m.pathPrefix })),
+    ...config.upstreams.services.map((m, i) => ({ list: 'services', i, name: m.name, pathPrefix: m.pathPrefix })),
+  ];
+  for (const m of mounts) {
+    const at = (field: string) => ({ file, line: lineOf(doc, lines, ['upstreams', m.list, m.i, field]), field: `upstreams.${m.list}[${m.i}].${field}` });
     const first = m.pathPrefix.split('/')[1]!;
     if (RESERVED_SEGMENTS.has(first)) problems.push({ ...at('pathPrefix'), message: `/${first} belongs to the API server or to kgate; choose another prefix` });
     for (const other of seen) {
-      if (other.name === m.name) problems.push({ ...at('name'), message: `"${m.name}" is already used by another socket mount` });
+      if (other.name === m.name) problems.push({ ...at('name'), message: `"${m.name}" is already used by ${other.field}` });
       if (`${other.prefix}/`.startsWith(`${m.pathPrefix}/`) || `${m.pathPrefix}/`.startsWith(`${other.prefix}/`)) {
-        problems.push({ ...at('pathPrefix'), message: `${m.pathPrefix} overlaps ${other.prefix} of another socket mount` });
+        problems.push({ ...at('pathPrefix'), message: `${m.pathPrefix} overlaps ${other.prefix} of ${other.field}` });
       }
     }
-    seen.push({ name: m.name, prefix: m.pathPrefix });
-  });
+    seen.push({ name: m.name, prefix: m.pathPrefix, field: `upstreams.${m.list}[${m.i}]` });
+  }
+  config.upstreams.services.forEach((s, i) => problems.push(...serviceProblems(s, (field) => ({
+    file, line: lineOf(doc, lines, ['upstreams', 'services', i, field]), field: `upstreams.services[${i}].${field}`,
+  }))));
+  return problems;
+}
+
+/** A service's url and credentials: loopback only; caFile, certFile, keyFile and tokenFile only over https (a token
+ *  in clear text, even on loopback, is readable by every local process that can sniff lo); an https service is
+ *  verified against its caFile, never against nothing. */
+function serviceProblems(s: ServiceConfig, at: (field: string) => Omit<FileProblem, 'message'>): FileProblem[] {
+  const urlProblem = serviceUrlProblem(s.url);
+  if (urlProblem) return [{ ...at('url'), message: urlProblem }];
+  const problems: FileProblem[] = [];
+  const https = s.url.startsWith('https:');
+  for (const field of ['caFile', 'certFile', 'keyFile', 'tokenFile'] as const) {
+    if (!https && s[field] !== undefined) problems.push({ ...at(field), message: `needs an https url (${s.url} is plain http)` });
+  }
+  if (https && s.caFile === undefined) problems.push({ ...at('caFile'), message: 'is required for an https service: the CA that signed its serving certificate (verification is never turned off)' });
+  if (https && (s.certFile === undefined) !== (s.keyFile === undefined)) {
+    problems.push({ ...at(s.certFile === undefined ? 'certFile' : 'keyFile'), message: 'certFile and keyFile go together' });
+  }
   return problems;
 }
 
@@ -135,6 +173,7 @@ function resolvePaths(config: Config, base: string): Config {
       ...(config.upstreams.etcd ? { etcd: { ...config.upstreams.etcd, socket: abs(config.upstreams.etcd.socket) } } : {}),
       ...(config.upstreams.containerd ? { containerd: { socket: abs(config.upstreams.containerd.socket) } } : {}),
       sockets: config.upstreams.sockets.map((m) => ({ ...m, socket: abs(m.socket) })),
+      services: config.upstreams.services.map((s) => ({ ...s, caFile: abs(s.caFile), certFile: abs(s.certFile), keyFile: abs(s.keyFile), tokenFile: abs(s.tokenFile) })),
     },
     audit: config.audit ? { ...config.audit, path: abs(config.audit.path), policyFile: abs(config.audit.policyFile) } : undefined,
   };

@@ -84,6 +84,24 @@ export const SocketMountSchema = Type.Object({
   timeoutSeconds: Type.Optional(Type.Number({ minimum: 0 })),
 }, closed);
 
+/** A loopback HTTP(S) service of the host (a component port such as kube-proxy's 10249), mounted like a socket. */
+export const ServiceSchema = Type.Object({
+  /** Names the service in errors and logs ("the service kube-proxy is unavailable"); never its address. */
+  name: Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', description: 'a DNS label such as "kube-proxy"' }),
+  /** Requests under this path go to the service with the prefix removed: /components/kube-proxy/metrics -> /metrics. */
+  pathPrefix: Type.String({ pattern: '^(/(?!\\.+(/|$))[A-Za-z0-9._~-]+)+$', description: 'a path such as /components/kube-proxy' }),
+  /** http:// or https:// on a loopback address only (127.0.0.0/8, ::1, localhost): kgate is not a relay to the LAN. */
+  url: Type.String({ pattern: '^https?://', description: 'http://127.0.0.1:10249 or https://127.0.0.1:10259' }),
+  /** The CA that signed an https service's serving certificate (verification is never turned off). */
+  caFile: Type.Optional(Type.String({ minLength: 1 })),
+  /** kgate's own credential towards the service: a client certificate, a bearer token file, or both. */
+  certFile: Type.Optional(Type.String({ minLength: 1 })),
+  keyFile: Type.Optional(Type.String({ minLength: 1 })),
+  tokenFile: Type.Optional(Type.String({ minLength: 1 })),
+  /** Whole-exchange deadline; 0 makes every request long-running (streams, no in-flight slot). Default: limits.requestTimeoutSeconds. */
+  timeoutSeconds: Type.Optional(Type.Number({ minimum: 0 })),
+}, closed);
+
 export const LimitsSchema = Type.Object({
   requestTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, default: 60 }),
   headersTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, default: 32 }),
@@ -118,6 +136,7 @@ export const ConfigSchema = Type.Object({
     etcd: Type.Optional(EtcdSchema),
     containerd: Type.Optional(ContainerdSchema),
     sockets: Type.Array(SocketMountSchema, { default: [] }),
+    services: Type.Array(ServiceSchema, { default: [] }),
   }, closed),
   /** The audit trail: audit.k8s.io/v1 Events, one JSON line each, at Metadata level (never bodies). */
   audit: Type.Optional(Type.Object({
@@ -141,3 +160,4 @@ export type ApiServerConfig = Static<typeof ApiServerSchema>;
 export type Limits = Static<typeof LimitsSchema>;
 export type EtcdConfig = Static<typeof EtcdSchema>;
 export type SocketMountConfig = Static<typeof SocketMountSchema>;
+export type ServiceConfig = Static<typeof ServiceSchema>;

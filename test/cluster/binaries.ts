@@ -1,7 +1,8 @@
-// Where the real control-plane binaries come from. kube-apiserver and kube-controller-manager are built once from the
-// pinned k8s.io/kubernetes module (kube/go.mod) and cached outside the repo, by the same recipe and into the same
-// cache as `npm start`'s development control plane (src/dev/kube-binaries.ts); etcd, containerd and kubectl are the
-// machine's.
+// Where the real control-plane binaries come from. kube-apiserver, kube-controller-manager, kube-scheduler and the
+// kubelet are built once from the pinned k8s.io/kubernetes module (kube/go.mod) and cached outside the repo, by the same
+// recipe and into the same cache as `npm start`'s development control plane (src/dev/kube-binaries.ts); etcd,
+// containerd and kubectl are the machine's. kube-scheduler and the kubelet are optional: without them the cluster
+// starts and marks them unavailable (ClusterInfo.components), and the tests that need them skip with the reason.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
@@ -12,7 +13,12 @@ export { BUILD_ARGS, KUBE_VERSION, which };
 export const cacheDir = kubeCacheDir;
 const MODULE_DIR = KUBE_MODULE_DIR;
 
-export interface Binaries { kubeApiserver: string; kubeControllerManager: string; etcd: string; containerd: string; ctr: string; kubectl: string }
+export interface Binaries {
+  kubeApiserver: string; kubeControllerManager: string; etcd: string; containerd: string; ctr: string; kubectl: string;
+  /** A path, or why there is none (the component is then unavailable, not the cluster). */
+  kubeScheduler: string | { missing: string };
+  kubelet: string | { missing: string };
+}
 
 /** Every binary the e2e tier needs, building kube-apiserver and kube-controller-manager if Go is here and the cache
  *  lacks them (each is cached on its own, so adding a command never rebuilds another). Returns the reason instead
@@ -25,24 +31,34 @@ export function ensureBinaries(log: (line: string) => void = () => {}): Binaries
   const missing = [!etcd && 'etcd (apt-get install etcd-server)', !containerd && 'containerd (apt-get install containerd)',
     !ctr && 'ctr (apt-get install containerd)', !kubectl && 'kubectl'].filter(Boolean);
   const built = (command: string): string => {
-    const binary = kubeBinaryPath(command);
-    if (existsSync(binary)) return binary;
-    if (!which('go')) { missing.push(`${command} (not cached at ${binary}, and Go is not installed to build it)`); return binary; }
-    log(`building ${command} ${KUBE_VERSION} into ${cacheDir()} (first run only, a few minutes)`);
-    mkdirSync(cacheDir(), { recursive: true });
-    // Built under a temporary name and renamed, so an interrupted build never leaves a broken binary in the cache.
-    const partial = `${binary}.${process.pid}.tmp`;
-    const r = spawnSync('go', [...BUILD_ARGS, '-o', partial, `k8s.io/kubernetes/cmd/${command}`], {
-      cwd: MODULE_DIR, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...BUILD_ENV },
-    });
-    if (r.status !== 0) { rmSync(partial, { force: true }); missing.push(`${command} (go build failed with exit ${r.status ?? r.signal})`); return binary; }
-    renameSync(partial, binary);
-    return binary;
+    const binary = buildCached(command, log);
+    if (typeof binary !== 'string') missing.push(binary.missing);
+    return typeof binary === 'string' ? binary : kubeBinaryPath(command);
   };
   const kubeApiserver = built('kube-apiserver');
   const kubeControllerManager = built('kube-controller-manager');
   if (missing.length) return { missing: missing.join(', ') };
-  return { kubeApiserver, kubeControllerManager, etcd: etcd!, containerd: containerd!, ctr: ctr!, kubectl: kubectl! };
+  return {
+    kubeApiserver, kubeControllerManager, etcd: etcd!, containerd: containerd!, ctr: ctr!, kubectl: kubectl!,
+    kubeScheduler: buildCached('kube-scheduler', log), kubelet: buildCached('kubelet', log),
+  };
+}
+
+/** One command of the pinned module: the cached binary, built first if Go is here, or why there is none. */
+function buildCached(command: string, log: (line: string) => void): string | { missing: string } {
+  const binary = kubeBinaryPath(command);
+  if (existsSync(binary)) return binary;
+  if (!which('go')) return { missing: `${command} (not cached at ${binary}, and Go is not installed to build it)` };
+  log(`building ${command} ${KUBE_VERSION} into ${cacheDir()} (first run only, a few minutes)`);
+  mkdirSync(cacheDir(), { recursive: true });
+  // Built under a temporary name and renamed, so an interrupted build never leaves a broken binary in the cache.
+  const partial = `${binary}.${process.pid}.tmp`;
+  const r = spawnSync('go', [...BUILD_ARGS, '-o', partial, `k8s.io/kubernetes/cmd/${command}`], {
+    cwd: MODULE_DIR, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...BUILD_ENV },
+  });
+  if (r.status !== 0) { rmSync(partial, { force: true }); return { missing: `${command} (go build failed with exit ${r.status ?? r.signal})` }; }
+  renameSync(partial, binary);
+  return binary;
 }
 
 /** The differential-test oracle (kube/oracle): kube's RequestInfoFactory and impersonation filter

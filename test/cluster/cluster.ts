@@ -5,15 +5,20 @@
 //                        both with a token file, client-cert auth and the front-proxy flags MicroK8s sets
 //   kube-controller-manager  only its clusterrole-aggregation controller, against the rbac profile, so aggregating
 //                        ClusterRoles (the bootstrap admin/edit/view, and the tests' own) hold their rules as in a
-//                        real cluster
+//                        real cluster; its secure port (10257-style) on a free loopback port
+//   kube-scheduler       (optional) its secure port (10259-style), delegating authn/authz to the rbac profile
+//   kubelet              (optional) registers a Node with the allow profile; its API (10250-style, x509 + webhook) and
+//                        its http healthz (10248-style), with a containerd of its own that has CRI (components.ts)
 //   kubectl proxy        the stand-in for the removed insecure port 8080
 //   containerd           root, state, opt path and socket under the temp root, CRI plugin disabled
+// The secure ports serve certificates from the cluster CA. An optional component that does not start is stopped and
+// marked unavailable with the reason in cluster.json (components.*); anything else that does not start fails the start.
 // Everything lives under one temp root, on free loopback ports; the state (ports, credentials) is written to
 // cluster.json for the tests. Each run's root holds owner.json (the owning process and the components' pids): a
 // later start cleans up only clusters whose owner is gone, so two runs side by side leave each other alone.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
@@ -22,8 +27,10 @@ import { generateToken } from '../../src/authn/index.ts';
 import { alive, freePort, startTimeOf, stopPids } from '../../src/dev/index.ts';
 import type { Binaries } from './binaries.ts';
 import { busyboxImage } from './oci-image.ts';
+import { answers200, startKubelet, startScheduler, type Component, type KubeletInfo, type Launcher, type SecurePortInfo } from './components.ts';
 
 export { freePort };
+export type { Component, KubeletInfo, SecurePortInfo };
 
 export interface ApiServerInfo { url: string; port: number; profile: 'allow' | 'rbac' }
 
@@ -42,6 +49,17 @@ export interface ClusterInfo {
     frontProxyCert: string; frontProxyKey: string;
     /** kubeconfigs that talk to the API servers directly, as the cluster admin (for test setup and checks). */
     adminKubeconfigAllow: string; adminKubeconfigRbac: string;
+    /** A client certificate in group system:monitoring: the bootstrap ClusterRole of that name lets it read the
+     *  components' /metrics (and healthz, livez, readyz) through their delegated authorization. */
+    monitoringCert: string; monitoringKey: string;
+    /** The API servers' --kubelet-client-certificate (CN kube-apiserver-kubelet-client, O system:masters). */
+    kubeletClientCert: string; kubeletClientKey: string;
+  };
+  /** The component ports besides the API servers': https with serving certificates from caCert. */
+  components: {
+    controllerManager: SecurePortInfo;
+    scheduler: Component<SecurePortInfo>;
+    kubelet: Component<KubeletInfo>;
   };
   adminToken: string;
   /** An ordinary user in both API servers' token file, with no grants of its own (no groups but
@@ -51,6 +69,8 @@ export interface ClusterInfo {
 }
 
 const ROOT_PREFIX = 'kgate-e2e-';
+/** The kubelet's Node: the harness has its own etcd, so one fixed name never meets another run's. */
+const NODE_NAME = 'kgate-e2e-node';
 const OWNER_FILE = 'owner.json';
 /** Who owns a cluster: a process (identified by pid and start time, so a reused pid is not mistaken for it), or
  *  nobody for a cluster started by `npm run cluster:up`, which stays up until `cluster:down`. */
@@ -79,6 +99,14 @@ export async function startCluster(bin: Binaries, log: (line: string) => void = 
     writeOwner();
     return proc;
   };
+  /** Stops optional components that failed, and forgets their pids (a pid reused later must never be signalled). */
+  const stopComponents = async (names: string[]) => {
+    const gone = procs.filter((p) => names.includes(p.name) && p.proc.pid !== undefined).map((p) => p.proc.pid!);
+    await stopPids(gone);
+    pids.splice(0, pids.length, ...pids.filter((pid) => !gone.includes(pid)));
+    writeOwner();
+    unmountUnder(root);
+  };
   const fail = (name: string, why: string): never => {
     const entry = procs.find((p) => p.name === name);
     const tail = entry && existsSync(entry.logFile) ? readFileSync(entry.logFile, 'utf8').split('\n').slice(-25).join('\n') : '';
@@ -105,6 +133,14 @@ export async function startCluster(bin: Binaries, log: (line: string) => void = 
     const gateway = issueClientCert(ca, { user: 'kgate', groups: ['system:masters'] });
     const frontProxyCA = createCA('front-proxy-ca');
     const frontProxyClient = issueClientCert(frontProxyCA, { user: 'front-proxy-client' });
+    const loopback = { hosts: ['127.0.0.1', 'localhost'] };
+    const kcmServing = issueServerCert(ca, { ...loopback, commonName: 'kube-controller-manager' });
+    const schedulerServing = issueServerCert(ca, { ...loopback, commonName: 'kube-scheduler' });
+    const nodeIP = nodeAddress();
+    const kubeletServing = issueServerCert(ca, { hosts: [...loopback.hosts, ...(nodeIP ? [nodeIP] : [])], commonName: NODE_NAME });
+    const monitoring = issueClientCert(ca, { user: 'kgate-monitoring', groups: ['system:monitoring'] });
+    const kubeletClient = issueClientCert(ca, { user: 'kube-apiserver-kubelet-client', groups: ['system:masters'] });
+    const node = issueClientCert(ca, { user: `system:node:${NODE_NAME}`, groups: ['system:nodes'] });
     const sa = generateKeyPair();
     const adminToken = generateToken();
     const user = { name: 'kgate-e2e-user', uid: '4242', token: generateToken() };
@@ -114,6 +150,11 @@ export async function startCluster(bin: Binaries, log: (line: string) => void = 
       frontProxyCA: file('front-proxy-ca.crt', frontProxyCA.certPem),
       frontProxyCert: file('front-proxy-client.crt', frontProxyClient.certPem), frontProxyKey: file('front-proxy-client.key', frontProxyClient.keyPem),
       saKey: file('serviceaccount.key', sa.keyPem), saPub: file('serviceaccount.pub', publicKeyOf(sa.keyPem)),
+      kcmCert: file('kube-controller-manager.crt', kcmServing.certPem), kcmKey: file('kube-controller-manager.key', kcmServing.keyPem),
+      schedulerCert: file('kube-scheduler.crt', schedulerServing.certPem), schedulerKey: file('kube-scheduler.key', schedulerServing.keyPem),
+      kubeletCert: file('kubelet.crt', kubeletServing.certPem), kubeletKey: file('kubelet.key', kubeletServing.keyPem),
+      monitoringCert: file('monitoring.crt', monitoring.certPem), monitoringKey: file('monitoring.key', monitoring.keyPem),
+      kubeletClientCert: file('apiserver-kubelet-client.crt', kubeletClient.certPem), kubeletClientKey: file('apiserver-kubelet-client.key', kubeletClient.keyPem),
       tokens: file('known_tokens.csv', `${adminToken},admin,admin,"system:masters"\n${user.token},${user.name},${user.uid}\n`),
     };
 
@@ -142,6 +183,9 @@ export async function startCluster(bin: Binaries, log: (line: string) => void = 
         `--requestheader-client-ca-file=${files.frontProxyCA}`, '--requestheader-allowed-names=front-proxy-client',
         '--requestheader-username-headers=X-Remote-User', '--requestheader-group-headers=X-Remote-Group',
         '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+        // nodes/proxy, nodes/log, pods/log and exec reach the kubelet with this identity, verifying its serving cert.
+        `--kubelet-client-certificate=${files.kubeletClientCert}`, `--kubelet-client-key=${files.kubeletClientKey}`,
+        `--kubelet-certificate-authority=${files.caCert}`, '--kubelet-preferred-address-types=InternalIP',
         `--service-account-key-file=${files.saPub}`, `--service-account-signing-key-file=${files.saKey}`,
         '--service-account-issuer=https://kubernetes.default.svc', '--service-cluster-ip-range=10.152.183.0/24',
         `--authorization-mode=${profile === 'allow' ? 'AlwaysAllow' : 'RBAC'}`,
@@ -171,18 +215,46 @@ export async function startCluster(bin: Binaries, log: (line: string) => void = 
     const adminKubeconfigRbac = kubeconfig('rbac');
 
     // kube-controller-manager with the one controller that fills aggregating ClusterRoles. It talks to the rbac profile
-    // as the cluster admin (no per-controller service accounts: no token controller runs), serves nothing, and elects
-    // no leader. Ready once the bootstrap ClusterRole "view" has its aggregated rules; awaited after the other starts.
+    // as the cluster admin (no per-controller service accounts: no token controller runs) and elects no leader; its
+    // secure port delegates authentication and authorization to the rbac profile, as the scheduler's does. Ready once
+    // the bootstrap ClusterRole "view" has its aggregated rules and its healthz answers; awaited after the other starts.
+    const kcmPort = await freePort();
     startProc('kube-controller-manager', bin.kubeControllerManager, [
       `--kubeconfig=${adminKubeconfigRbac}`, '--controllers=clusterrole-aggregation', '--use-service-account-credentials=false',
-      '--leader-elect=false', '--secure-port=0', '--v=1',
+      `--authentication-kubeconfig=${adminKubeconfigRbac}`, `--authorization-kubeconfig=${adminKubeconfigRbac}`,
+      '--bind-address=127.0.0.1', `--secure-port=${kcmPort}`, `--tls-cert-file=${files.kcmCert}`, `--tls-private-key-file=${files.kcmKey}`,
+      '--leader-elect=false', '--v=1',
     ]);
+    const controllerManager: SecurePortInfo = { url: `https://127.0.0.1:${kcmPort}`, port: kcmPort };
     const rbacAgent = new (await import('undici')).Agent({ connect: { ca: ca.certPem } });
     const aggregating = waitFor('kube-controller-manager', async () => {
       const r = await request(`${apiServers.rbac.url}/apis/rbac.authorization.k8s.io/v1/clusterroles/view`, { headers: { authorization: `Bearer ${adminToken}` }, dispatcher: rbacAgent });
       const body = await r.body.json() as { rules?: unknown[] };
-      return r.statusCode === 200 && (body.rules?.length ?? 0) > 0;
+      return r.statusCode === 200 && (body.rules?.length ?? 0) > 0 && await answers200(`${controllerManager.url}/healthz`, ca.certPem);
     }).then(() => undefined, (err: unknown) => err).finally(() => rbacAgent.close());
+
+    // The optional components start meanwhile; each settles to available or to the reason it is not.
+    const launcher: Launcher = { root, startProc, waitFor, caPem: ca.certPem };
+    const optional = async <T extends object>(names: string[], binary: string | { missing: string }, start: (binary: string) => Promise<T>): Promise<Component<T>> => {
+      if (typeof binary !== 'string') return { available: false, reason: `missing ${binary.missing}` };
+      try {
+        return { available: true, ...(await start(binary)) };
+      } catch (err) {
+        await stopComponents(names);
+        const reason = (err as Error).message;
+        log(`${names[names.length - 1]} is unavailable (the cluster goes on without it): ${reason.split('\n')[0]}`);
+        return { available: false, reason };
+      }
+    };
+    const scheduler = optional(['kube-scheduler'], bin.kubeScheduler, (binary) => startScheduler(launcher, binary, {
+      kubeconfig: adminKubeconfigRbac, certFile: files.schedulerCert, keyFile: files.schedulerKey,
+    }));
+    const nodeKubeconfig = join(root, 'pki', 'kubelet.kubeconfig');
+    writeFileSync(nodeKubeconfig, renderKubeconfig({ server: apiServers.allow.url, caPem: ca.certPem, user: `system:node:${NODE_NAME}`, credential: { certPem: node.certPem, keyPem: node.keyPem } }), { mode: 0o600 });
+    const kubelet = optional(['containerd-cri', 'kubelet'], bin.kubelet, (binary) => startKubelet(launcher, { kubelet: binary, containerd: bin.containerd }, {
+      nodeName: NODE_NAME, nodeIP, kubeconfig: nodeKubeconfig, clientCAFile: files.caCert, certFile: files.kubeletCert, keyFile: files.kubeletKey,
+      registered: () => answers200(`${apiServers.allow.url}/api/v1/nodes/${NODE_NAME}`, ca.certPem, { authorization: `Bearer ${adminToken}` }),
+    }));
 
     // The 8080 stand-in. kubectl proxy's default filter rejects exec/attach; the insecure port it replaces did not.
     const proxyPort = await freePort();
@@ -219,6 +291,7 @@ export async function startCluster(bin: Binaries, log: (line: string) => void = 
     if (imported.status !== 0) fail('containerd', `ctr images import failed: ${imported.stderr}`);
     const notAggregating = await aggregating;
     if (notAggregating) throw notAggregating;
+    const components = { controllerManager, scheduler: await scheduler, kubelet: await kubelet };
 
     const info: ClusterInfo = {
       root,
@@ -226,16 +299,24 @@ export async function startCluster(bin: Binaries, log: (line: string) => void = 
       apiServers,
       proxy: { url: `http://127.0.0.1:${proxyPort}`, port: proxyPort },
       containerd: { socket, namespace: 'kgate-e2e', image: image.ref },
-      files: { caCert: files.caCert, gatewayCert: files.gatewayCert, gatewayKey: files.gatewayKey, frontProxyCert: files.frontProxyCert, frontProxyKey: files.frontProxyKey, adminKubeconfigAllow, adminKubeconfigRbac },
+      files: {
+        caCert: files.caCert, gatewayCert: files.gatewayCert, gatewayKey: files.gatewayKey, frontProxyCert: files.frontProxyCert, frontProxyKey: files.frontProxyKey,
+        adminKubeconfigAllow, adminKubeconfigRbac, monitoringCert: files.monitoringCert, monitoringKey: files.monitoringKey,
+        kubeletClientCert: files.kubeletClientCert, kubeletClientKey: files.kubeletClientKey,
+      },
+      components,
       adminToken,
       user,
       pids,
     };
     writeFileSync(join(root, 'cluster.json'), JSON.stringify(info, null, 2), { mode: 0o600 });
-    log(`cluster up in ${root}: etcd ${etcdUrl}, kube-apiserver allow ${apiServers.allow.url} rbac ${apiServers.rbac.url}, kubectl proxy :${proxyPort}, containerd ${socket}`);
+    const state = (c: Component<object>) => (c.available ? 'up' : 'unavailable');
+    log(`cluster up in ${root}: etcd ${etcdUrl}, kube-apiserver allow ${apiServers.allow.url} rbac ${apiServers.rbac.url}, kubectl proxy :${proxyPort}, containerd ${socket}, `
+      + `kube-controller-manager :${kcmPort}, kube-scheduler ${state(components.scheduler)}, kubelet ${state(components.kubelet)}`);
     return info;
   } catch (err) {
     await stopPids(pids);
+    unmountUnder(root);
     log(`cluster start failed; logs kept in ${join(root, 'logs')}`);
     throw err;
   }
@@ -243,6 +324,7 @@ export async function startCluster(bin: Binaries, log: (line: string) => void = 
 
 export async function stopCluster(info: ClusterInfo, opts: { keepLogs: boolean }): Promise<void> {
   await stopPids(info.pids);
+  unmountUnder(info.root);
   if (!opts.keepLogs) rmSync(info.root, { recursive: true, force: true });
   else rmSync(join(info.root, OWNER_FILE), { force: true });
 }
@@ -261,7 +343,28 @@ function cleanupStale(log: (line: string) => void): void {
     const live = owner.pids.filter(alive);
     if (live.length) log(`cleaning up a stale cluster in ${root} whose run ended (pids ${live.join(', ')})`);
     for (const pid of live) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    unmountUnder(root);
     rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The address the API servers reach the kubelet at (its InternalIP). Not loopback: the kubelet refuses a loopback
+ * --node-ip (k8s.io/kubernetes@v1.34.4/pkg/kubelet/nodestatus/setters.go validateNodeIP), and kube-apiserver refuses to
+ * proxy to one (pkg/registry/core/node/strategy.go ResourceLocation, proxyutil.IsProxyableIP). The host's first IPv4
+ * interface address, or none (then nodes/proxy is not testable here; the kubelet's own ports still are).
+ */
+function nodeAddress(): string | undefined {
+  return Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+}
+
+/** The kubelet makes its --root-dir a shared bind mount of itself (pkg/kubelet/kubelet.go setupDataDirs, MakeRShared)
+ *  and leaves it behind when it is killed: unmounted here, deepest first, or the temp root could not be removed. */
+function unmountUnder(root: string): void {
+  let mounts: string[];
+  try { mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? ''); } catch { return; }
+  for (const point of mounts.filter((m) => m.startsWith(`${root}/`)).sort((a, b) => b.length - a.length)) {
+    spawnSync('umount', ['-l', point], { stdio: 'ignore' });
   }
 }
 
