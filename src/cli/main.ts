@@ -10,6 +10,8 @@ import { runInit } from './init.ts';
 import { serve } from './serve.ts';
 import { runDev } from './dev.ts';
 import { canI } from './can-i.ts';
+import { runMicroK8sInit, renderMicroK8sInit } from './microk8s.ts';
+import { runDoctor, renderReport } from './doctor.ts';
 import { renderKubeconfig, issueClientCert, writeFileAtomic } from '../pki/index.ts';
 import { generateToken, hashPassword, loadTokenTable, parseCredentialsCsv } from '../authn/index.ts';
 import { editCredentials, fingerprint } from '../authn/credentials-edit.ts';
@@ -19,6 +21,10 @@ const USAGE = `kgate - a secure gateway in front of a local Kubernetes cluster
 
 usage:
   kgate init --dir DIR [--host NAME_OR_IP]... [--upstream URL] [--listen HOST:PORT] [--force]
+  kgate init --microk8s [SNAP_DATA] --dir DIR [--import-users] [--host NAME_OR_IP]... [--listen HOST:PORT] [--force]
+      (fronts a MicroK8s host: reads SNAP_DATA, default /var/snap/microk8s/current, and never writes there)
+  kgate doctor [--config FILE] [--snap-data DIR] [--json]
+      (exposure report against the MicroK8s ports table; exit 2 critical, 1 warnings only, 0 clean)
   kgate serve --config FILE [--listen HOST:PORT] [--workers N]
   kgate kubeconfig --config FILE --user NAME [--server URL]
   kgate can-i VERB RESOURCE[/NAME] [-n NS] [--subresource S] --as USER [--as-group G]... --config FILE [--explain]
@@ -35,10 +41,19 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'init': {
-      const { values } = parseArgs({ args: rest, options: {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: {
         dir: { type: 'string' }, host: { type: 'string', multiple: true }, upstream: { type: 'string' },
-        listen: { type: 'string' }, force: { type: 'boolean', default: false } } });
+        listen: { type: 'string' }, force: { type: 'boolean', default: false },
+        microk8s: { type: 'boolean', default: false }, 'import-users': { type: 'boolean', default: false } } });
       if (!values.dir) return usage('init needs --dir DIR');
+      if (values.microk8s) {
+        if (positionals.length > 1) return usage('init --microk8s takes one SNAP_DATA folder');
+        if (values.upstream) return usage('init --microk8s reads the upstream from the MicroK8s args; drop --upstream');
+        const r = runMicroK8sInit({ snapData: resolve(positionals[0] ?? '/var/snap/microk8s/current'), dir: resolve(values.dir), hosts: values.host ?? [], listen: values.listen, force: values.force ?? false, importUsers: values['import-users'] ?? false });
+        process.stdout.write(renderMicroK8sInit(r));
+        return 0;
+      }
+      if (positionals.length > 0 || values['import-users']) return usage('SNAP_DATA and --import-users go with --microk8s');
       const r = runInit({ dir: resolve(values.dir), hosts: values.host ?? [], upstream: values.upstream, listen: values.listen, force: values.force ?? false });
       for (const f of r.wrote) console.log(`wrote ${f}`);
       for (const f of r.kept) console.log(`kept  ${f}`);
@@ -167,6 +182,12 @@ async function main(argv: string[]): Promise<number> {
       console.error(`stored ${values.user} in ${file} (scrypt)`);
       if (generated) { console.error('generated password, shown once:'); console.log(password); }
       return 0;
+    }
+    case 'doctor': {
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, 'snap-data': { type: 'string' }, json: { type: 'boolean', default: false } } });
+      const r = runDoctor({ config: values.config ? resolve(values.config) : undefined, snapData: values['snap-data'] ? resolve(values['snap-data']) : undefined });
+      process.stdout.write(values.json ? `${JSON.stringify(r.report, null, 2)}\n` : renderReport(r.report));
+      return r.exitCode;
     }
     case 'dev': {
       const { values } = parseArgs({ args: rest, options: { listen: { type: 'string' }, upstream: { type: 'string' }, dir: { type: 'string' } } });
