@@ -34,7 +34,9 @@ export interface AuditRecord {
 
 export interface AuditLog {
   begin(facts: AuditFacts): AuditRecord | undefined;
+  /** Events written, and events lost (after close, or a failed write): read by /kgate/metrics. */
   readonly events: number;
+  readonly dropped: number;
   close(): Promise<void>;
 }
 
@@ -69,18 +71,20 @@ export function createAuditLog(path: string, policy: () => AuditPolicy, onError:
   }
   const out = pino.destination({ dest: path, sync: false, append: true, mode: 0o600 });
   // A write that fails later (disk full) must not crash the gateway: it is reported, loudly, by the caller.
-  out.on('error', onError);
+  let dropped = 0;
+  out.on('error', (err: Error) => { dropped++; onError(err); });
   let events = 0;
   let closed = false;
   const write = (event: object) => {
     // The gateway waits for its handlers before closing the log; an event that still comes late is reported, never
     // written to a closed stream (which throws and would end the process).
-    if (closed) { onError(new Error('an audit event arrived after the audit log was closed; it was not written')); return; }
+    if (closed) { dropped++; onError(new Error('an audit event arrived after the audit log was closed; it was not written')); return; }
     events++;
     out.write(`${JSON.stringify(event)}\n`);
   };
   return {
     get events() { return events; },
+    get dropped() { return dropped; },
     begin(f) {
       const { level, omitStages } = policy().evaluate(f.user, f.attrs);
       if (level === 'None') return undefined;

@@ -18,6 +18,8 @@ export function credentialDigest(authorization: string): string {
 
 export function createBackoff(o: BackoffOptions, now: () => number = Date.now) {
   const byAddress = new Map<string, Entry>();
+  // How many times an address was blocked: a plain number, read by /kgate/metrics at scrape time.
+  const counts = { blocks: 0 };
   const entry = (address: string): Entry => {
     let e = byAddress.get(address);
     if (!e) {
@@ -32,6 +34,8 @@ export function createBackoff(o: BackoffOptions, now: () => number = Date.now) {
     for (const [a, e] of byAddress) if (e.blockedUntil < t && (e.failures.at(-1) ?? 0) < t - o.windowSeconds * 1000) byAddress.delete(a);
   };
   return {
+    /** Addresses blocked so far (each block counted once, however many requests it refuses). */
+    get blocks(): number { return counts.blocks; },
     /** Seconds until the address may try unknown credentials again, or 0 when it is not blocked. */
     retryAfter(address: string, credential: string | undefined): number {
       const e = byAddress.get(address);
@@ -49,6 +53,7 @@ export function createBackoff(o: BackoffOptions, now: () => number = Date.now) {
       if (e.failures.length >= o.failures) {
         e.blockedUntil = t + o.blockSeconds * 1000;
         e.failures = [];
+        counts.blocks++;
       }
     },
     succeeded(address: string, credential: string | undefined): void {

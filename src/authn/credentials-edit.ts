@@ -1,59 +1,31 @@
-// Safe edits of the token and password files (`kgate token add|list|revoke`, `kgate user add`): one writer at a
-// time (an exclusive lock file beside the target, stale locks of dead processes taken over), read the current
-// content under the lock so no concurrent edit is lost, write a temp file, fsync, rename; mode 0600 throughout.
-import { closeSync, constants, existsSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+// Safe edits of the token and password files (kube-apiserver's --token-auth-file format), shared by `kgate token`,
+// `kgate user` and the admin API (credentials-admin.ts): under the file's lock, read the current content so no
+// concurrent edit is lost, check that the result loads exactly as the gateway will load it, and replace the file
+// atomically with mode 0600 (locked-file.ts). No synchronous file I/O: the admin API calls this on the request path.
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { KgateError } from '../errors.ts';
-import { writeFileAtomic } from '../pki/files.ts';
+import { editFile, readIfExists } from './locked-file.ts';
 import { formatCredentialLine, parseCredentialsCsv, type CredentialRecord } from './token-file.ts';
 
-async function withLock<T>(file: string, fn: () => T): Promise<T> {
-  const lock = `${file}.lock`;
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      const fd = openSync(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      let holder: number;
-      try {
-        holder = Number(readFileSync(lock, 'utf8').trim());
-      } catch (readErr) {
-        if ((readErr as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile: try again
-        throw readErr;
-      }
-      if (holder && !alive(holder)) { try { unlinkSync(lock); } catch { /* raced */ } continue; }
-      if (Date.now() > deadline) throw new KgateError('KGATE_CONFIG', `${file} is locked by process ${holder} (${lock})`);
-      await sleep(50);
-    }
-  }
-  try {
-    return fn();
-  } finally {
-    unlinkSync(lock);
-  }
-}
-
-function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
-}
-
+/** What a token or password entry is listed and revoked by: 48 bits of the secret's SHA-256, never the secret. */
 export function fingerprint(secret: string): string {
   return createHash('sha256').update(secret).digest('hex').slice(0, 12);
 }
 
-/** Apply `change` to the file's records under the lock and write the result atomically. */
-export async function editCredentials(file: string, what: 'token' | 'password', change: (records: CredentialRecord[]) => CredentialRecord[]): Promise<void> {
-  await withLock(file, () => {
-    const records = existsSync(file) ? parseCredentialsCsv(readFileSync(file, 'utf8'), file, what).records : [];
-    const next = change(records);
-    const text = next.map((r) => formatCredentialLine(r.secret, r.user)).join('\n') + (next.length ? '\n' : '');
+/** Apply `change` to the file's records under the lock and write the result atomically; returns what `change` said. */
+export async function editCredentials<R = void>(file: string, what: 'token' | 'password', change: (records: CredentialRecord[]) => CredentialRecord[] | { records: CredentialRecord[]; result: R }): Promise<R> {
+  return editFile(file, (text) => {
+    const records = text === undefined ? [] : parseCredentialsCsv(text, file, what).records;
+    const changed = change(records);
+    const next = Array.isArray(changed) ? changed : changed.records;
+    const out = next.map((r) => formatCredentialLine(r.secret, r.user)).join('\n') + (next.length ? '\n' : '');
     // What is written must load: the same checks as the gateway's (an identity a header cannot carry is refused).
-    parseCredentialsCsv(text, file, what);
-    writeFileAtomic(file, text, 0o600);
+    parseCredentialsCsv(out, file, what);
+    return { text: out, result: (Array.isArray(changed) ? undefined : changed.result) as R };
   });
+}
+
+/** The records of a credential file, read without the lock (a reader sees the old or the new file, never a mix). */
+export async function readCredentials(file: string, what: 'token' | 'password'): Promise<CredentialRecord[]> {
+  const text = await readIfExists(file);
+  return text === undefined ? [] : parseCredentialsCsv(text, file, what).records;
 }

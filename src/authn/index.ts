@@ -16,7 +16,7 @@ import type { X509Certificate } from 'node:crypto';
 export * from './authenticator.ts';
 export * from './user.ts';
 export { createPasswordTable, createPasswordChecker, loadPasswordTable, hashPassword, type PasswordTable, type PasswordChecker } from './password-file.ts';
-export { parseCAs, verifyClientCertificate } from './x509.ts';
+export { parseCAs, verifyClientCertificate, credentialFingerprint } from './x509.ts';
 export { createTokenTable, loadTokenTable, generateToken, formatCredentialLine, parseCredentialsCsv, type TokenTable } from './token-file.ts';
 
 export interface AuthnSources {
@@ -28,10 +28,11 @@ export interface AuthnSources {
   close(): void;
 }
 
-export function createAuthenticators(cfg: Config['authentication'], log: Logger, clientCAs?: X509Certificate[]): AuthnSources {
+/** `revokedCertificates`: SHA-256 fingerprints of client certificates kgate issued and revoked (credentials-admin.ts). */
+export function createAuthenticators(cfg: Config['authentication'], log: Logger, clientCAs?: X509Certificate[], revokedCertificates?: () => ReadonlySet<string>): AuthnSources {
   const authenticators: Authenticator[] = [];
   // kube-apiserver's order: client certificates first, then bearer tokens (then the historical basic auth).
-  if (clientCAs && clientCAs.length > 0) authenticators.push(createX509Authenticator(() => clientCAs));
+  if (clientCAs && clientCAs.length > 0) authenticators.push(createX509Authenticator(() => clientCAs, revokedCertificates));
   const tokens = cfg.tokenFile ? watchCredentials(cfg.tokenFile, 'token file', createTokenTable, log) : undefined;
   if (tokens) authenticators.push(createBearerAuthenticator(() => tokens.current));
   const passwords = cfg.passwordFile ? watchCredentials(cfg.passwordFile, 'password file', createPasswordTable, log) : undefined;

@@ -35,19 +35,35 @@ export function verifyClientCertificate(cert: X509Certificate, cas: X509Certific
   };
 }
 
-export function createX509Authenticator(cas: () => X509Certificate[]): Authenticator {
+/**
+ * `revoked` holds the SHA-256 fingerprints of certificates kgate issued and then revoked (client-certificates.json,
+ * credentials-admin.ts). It is checked on every request, after the per-connection cache: a revoked certificate is
+ * refused at once on a connection that authenticated with it before (kube-apiserver has no revocation list for
+ * client certificates; kgate can, since it knows every certificate its CA issued).
+ */
+export function createX509Authenticator(cas: () => X509Certificate[], revoked: () => ReadonlySet<string> = () => NONE): Authenticator {
   const cache = new WeakMap<object, AuthnResult>();
   return {
     method: 'x509',
     authenticate(req) {
       const peer = req.peer;
       if (!peer) return null;
-      const cached = cache.get(peer.key);
-      if (cached !== undefined) return cached;
-      const cert = peer.certificate();
-      const result = cert ? verifyClientCertificate(cert, cas()) : null;
-      cache.set(peer.key, result);
+      let result = cache.get(peer.key);
+      if (result === undefined) {
+        const cert = peer.certificate();
+        result = cert ? verifyClientCertificate(cert, cas()) : null;
+        cache.set(peer.key, result);
+      }
+      if (result && 'user' in result && revoked().has(credentialFingerprint(result.user.extra))) return { error: 'x509: certificate has been revoked', method: 'x509' };
       return result;
     },
   };
+}
+
+const NONE: ReadonlySet<string> = new Set();
+
+/** The certificate SHA-256 (lowercase hex) of a user the x509 authenticator accepted, else ''. */
+export function credentialFingerprint(extra: Record<string, string[]>): string {
+  const id = extra['authentication.kubernetes.io/credential-id']?.[0] ?? '';
+  return id.startsWith('X509SHA256=') ? id.slice('X509SHA256='.length) : '';
 }

@@ -18,7 +18,8 @@ t.test('kgate init: the bootstrap policy on, a policy file with examples only', 
   const config = loadConfig(paths.config);
   t.match(config.authorization, [{ mode: 'RBAC', policyFile: join(dir, 'policy', 'rbac.yaml'), bootstrapPolicy: true }]);
   t.match(readFileSync(paths.config, 'utf8'), /bootstrapPolicy: true/, 'the switch is written out, so it can be found');
-  t.same(readPolicyObjects(join(dir, 'policy', 'rbac.yaml')), [], 'the starter policy defines nothing itself (no discovery role of its own)');
+  t.same(readPolicyObjects(join(dir, 'policy', 'rbac.yaml')).map((o) => `${String(o.value.kind)}/${String((o.value.metadata as { name: string }).name)}`), ['ClusterRole/kgate:self-service', 'ClusterRoleBinding/kgate:self-service', 'ClusterRole/kgate:metrics-reader'],
+    'the starter policy defines the self service of /kgate/v1/ for everyone, and the metrics reader, bound to nobody (no discovery role of its own, no /kgate/status grant)');
 
   const chain = await createAuthorizerChain(config.authorization);
   t.teardown(() => chain.close());

@@ -70,7 +70,7 @@ function renderGatewayYaml(listen: string, upstream: string): string {
   return `# kgate gateway configuration. Relative paths resolve against this file's folder.\n${stringify(doc)}`;
 }
 
-/** Comments and an example only: kube-apiserver's bootstrap policy, built in, already lets every authenticated user
+/** The self-service grant of /kgate/v1/ (whoami, kubeconfig), then comments and examples: kube-apiserver's bootstrap policy, built in, already lets every authenticated user
  *  discover the API (system:discovery), ask about themselves (system:basic-user) and read the version and health
  *  (system:public-info-viewer), and provides the ClusterRoles view, edit, admin and cluster-admin to bind. */
 const STARTER_RBAC_POLICY = `# kgate authorization policy: standard rbac.authorization.k8s.io/v1 objects (several documents, or a folder of
@@ -79,6 +79,21 @@ const STARTER_RBAC_POLICY = `# kgate authorization policy: standard rbac.authori
 # kube-apiserver's bootstrap policy is built in (gateway.yaml: bootstrapPolicy: true): every authenticated user may
 # use discovery, kubectl auth can-i and whoami, and the ClusterRoles view, edit, admin and cluster-admin exist to
 # be bound. Objects here with the same name as a built-in one are combined with it as kube-apiserver does (docs/authorization.md).
+# kgate's own API (docs/api.md): every authenticated user may ask who they are and get a kubeconfig with a fresh
+# credential of their own identity; the rest of /kgate/v1/ (tokens, users, certificates, enrollment links, reviews,
+# reloads) is for system:masters. Redeeming an enrollment link needs no credential at all.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "kgate:self-service"}
+rules:
+- {nonResourceURLs: [/kgate/v1/whoami], verbs: [get]}
+- {nonResourceURLs: [/kgate/v1/kubeconfig], verbs: [post]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "kgate:self-service"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "kgate:self-service"}
+subjects: [{kind: Group, apiGroup: rbac.authorization.k8s.io, name: "system:authenticated"}]
 # Example: let alice read most things in the dev namespace (the built-in ClusterRole "view").
 # ---
 # apiVersion: rbac.authorization.k8s.io/v1
@@ -99,4 +114,21 @@ const STARTER_RBAC_POLICY = `# kgate authorization policy: standard rbac.authori
 # metadata: {name: bob-reads-pods, namespace: dev}
 # roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}
 # subjects: [{kind: User, apiGroup: rbac.authorization.k8s.io, name: bob}]
+#
+# Observability. /kgate/metrics is read like kube-apiserver's /metrics: a ClusterRole granting the non-resource URL,
+# ready to bind to the scraper's user (a token user or a client certificate's CN), for example:
+# ---
+# apiVersion: rbac.authorization.k8s.io/v1
+# kind: ClusterRoleBinding
+# metadata: {name: "prometheus:metrics-reader"}
+# roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "kgate:metrics-reader"}
+# subjects: [{kind: User, apiGroup: rbac.authorization.k8s.io, name: prometheus}]
+# /kgate/status (upstreams, certificates, reload errors with file names, the last denied users) is for system:masters
+# only: nothing here grants it. To open it to someone else, grant nonResourceURLs [/kgate/status] with verb get.
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "kgate:metrics-reader"}
+rules:
+- {nonResourceURLs: [/kgate/metrics], verbs: [get]}
 `;

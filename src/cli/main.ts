@@ -2,7 +2,7 @@
 // kgate's command line: argv -> calls. No logic of its own beyond parsing flags and printing results.
 import { parseArgs } from 'node:util';
 import { resolve, dirname, join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, KgateError } from '../errors.ts';
 import { loadConfig } from '../config/index.ts';
@@ -12,10 +12,11 @@ import { runDev } from './dev.ts';
 import { canI } from './can-i.ts';
 import { runMicroK8sInit, renderMicroK8sInit } from './microk8s.ts';
 import { runDoctor, renderReport } from './doctor.ts';
-import { renderKubeconfig, issueClientCert, writeFileAtomic } from '../pki/index.ts';
-import { generateToken, hashPassword, loadTokenTable, parseCredentialsCsv } from '../authn/index.ts';
-import { editCredentials, fingerprint } from '../authn/credentials-edit.ts';
+import { renderKubeconfig, writeFileAtomic } from '../pki/index.ts';
+import { loadTokenTable, parseCredentialsCsv } from '../authn/index.ts';
 import { identityTextProblem } from '../authn/identity-text.ts';
+import { addToken, credentialPaths, issueCertificate, listCertificates, listTokens, revokeCertificates, revokeTokens, setPasswordUser } from '../authn/credentials-admin.ts';
+import { runEnroll } from './enroll.ts';
 
 const USAGE = `kgate - a secure gateway in front of a local Kubernetes cluster
 
@@ -31,6 +32,10 @@ usage:
   kgate token add|list|revoke --config FILE [--user NAME] [--uid UID] [--group G]... [--fingerprint HEX]
   kgate user add --config FILE --user NAME [--uid UID] [--group G]... [--password-stdin]
   kgate cert issue --config FILE --user NAME [--group G]... [--days N] [--kubeconfig [--server URL] | --out-dir DIR]
+  kgate cert list|revoke --config FILE [--serial HEX | --fingerprint SHA256 | --user NAME]
+  kgate enroll [create] --user NAME [--uid UID] [--group G]... [--ttl 15m] [--credential token|certificate] [--days N] [--server URL] [--config FILE]
+  kgate enroll list|revoke [--id ID] [--config FILE]
+      (an enrollment link: a one-time secret the user redeems with curl for a kubeconfig; --config defaults to ./gateway.yaml)
   kgate dev [--listen HOST:PORT] [--upstream URL] [--dir DIR]
       (npm start: development PKI in certs-dev/; without --upstream, fronts http://127.0.0.1:8080 if an API server
       answers there, else starts a local etcd + kube-apiserver in certs-dev/control-plane/ and stops it on exit)
@@ -101,7 +106,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'cert': {
       const [sub, ...args] = rest;
-      if (sub !== 'issue') return usage('cert has one subcommand: issue');
+      if (sub === 'list' || sub === 'revoke') return certListOrRevoke(sub, args);
+      if (sub !== 'issue') return usage('cert has subcommands issue, list, revoke');
       const { values } = parseArgs({ args, options: {
         config: { type: 'string' }, user: { type: 'string' }, group: { type: 'string', multiple: true }, days: { type: 'string', default: '365' },
         kubeconfig: { type: 'boolean', default: false }, server: { type: 'string' }, 'out-dir': { type: 'string' } } });
@@ -111,16 +117,11 @@ async function main(argv: string[]): Promise<number> {
       const days = Number(values.days);
       if (!Number.isInteger(days) || days < 1 || days > 365) return usage('--days must be a whole number from 1 to 365');
       const config = loadConfig(values.config);
-      const caCertFile = config.tls.clientCAFile ?? join(dirname(config.tls.certFile), 'ca.crt');
-      const caKeyFile = caCertFile.replace(/\.crt$/, '.key');
-      let ca;
-      try { ca = { certPem: readFileSync(caCertFile, 'utf8'), keyPem: readFileSync(caKeyFile, 'utf8') }; } catch (err) {
-        throw new KgateError('KGATE_CONFIG', `${caKeyFile}: cannot read the CA key (${(err as NodeJS.ErrnoException).code}); cert issue runs on the gateway host`);
-      }
-      const issued = issueClientCert(ca, { user: values.user, groups: values.group ?? [], days });
+      // Remembered in client-certificates.json, so `kgate cert list|revoke` and the admin API know it.
+      const issued = await issueCertificate(credentialPaths(config), { name: values.user, groups: values.group ?? [] }, days);
       if (values.kubeconfig) {
         const port = config.listen.slice(config.listen.lastIndexOf(':') + 1);
-        process.stdout.write(renderKubeconfig({ server: values.server ?? `https://127.0.0.1:${port}`, caPem: ca.certPem, user: values.user, credential: issued }));
+        process.stdout.write(renderKubeconfig({ server: values.server ?? `https://127.0.0.1:${port}`, caPem: issued.caPem, user: values.user, credential: issued }));
         return 0;
       }
       const outDir = resolve(values['out-dir'] ?? '.');
@@ -136,30 +137,25 @@ async function main(argv: string[]): Promise<number> {
       if (!values.config) return usage('token needs --config FILE');
       const file = loadConfig(values.config).authentication.tokenFile;
       if (!file) throw new KgateError('KGATE_CONFIG', `${values.config}: authentication.tokenFile is not set`);
+      const paths = { tokenFile: file };
       if (sub === 'add') {
         if (!values.user) return usage('token add needs --user NAME');
         const bad = identityFlagProblem(values);
         if (bad) return refuseFlag(bad);
-        const token = generateToken();
-        await editCredentials(file, 'token', (rs) => [...rs, { secret: token, line: 0, user: { name: values.user!, uid: values.uid ?? values.user!, groups: values.group ?? [], extra: {} } }]);
-        console.error(`added a token for ${values.user} (fingerprint ${fingerprint(token)}); it is shown once:`);
-        console.log(token);
+        const added = await addToken(paths, { name: values.user, groups: values.group ?? [], ...(values.uid !== undefined ? { uid: values.uid } : {}) });
+        console.error(`added a token for ${values.user} (fingerprint ${added.fingerprint}); it is shown once:`);
+        console.log(added.token);
         return 0;
       }
       if (sub === 'list') {
-        const { records } = parseCredentialsCsv(readFileSync(file, 'utf8'), file, 'token');
+        if (!existsSync(file)) throw new KgateError('KGATE_CONFIG', `${file}: no such file`);
         console.log('FINGERPRINT   USER  UID  GROUPS');
-        for (const r of records) console.log(`${fingerprint(r.secret)}  ${r.user.name}  ${r.user.uid}  ${r.user.groups.join(',')}`);
+        for (const r of await listTokens(paths)) console.log(`${r.fingerprint}  ${r.user}  ${r.uid}  ${r.groups.join(',')}`);
         return 0;
       }
       if (sub === 'revoke') {
         if (!values.user && !values.fingerprint) return usage('token revoke needs --user NAME or --fingerprint HEX');
-        let removed = 0;
-        await editCredentials(file, 'token', (rs) => rs.filter((r) => {
-          const hit = values.user ? r.user.name === values.user : fingerprint(r.secret).startsWith(values.fingerprint!);
-          if (hit) removed++;
-          return !hit;
-        }));
+        const removed = (await revokeTokens(paths, values.user ? { user: values.user } : { fingerprint: values.fingerprint! })).length;
         console.log(`revoked ${removed} token${removed === 1 ? '' : 's'}; open sessions using ${removed === 1 ? 'it' : 'them'} close within seconds`);
         return removed > 0 ? 0 : 1;
       }
@@ -175,12 +171,10 @@ async function main(argv: string[]): Promise<number> {
       const file = loadConfig(values.config).authentication.passwordFile;
       if (!file) throw new KgateError('KGATE_CONFIG', `${values.config}: authentication.passwordFile is not set`);
       const generated = !values['password-stdin'];
-      const password = generated ? generateToken().slice(0, 24) : readFileSync(0, 'utf8').replace(/\r?\n$/, '');
-      if (password.length < 12) throw new KgateError('KGATE_CONFIG', 'the password must have at least 12 characters');
-      const hash = hashPassword(password);
-      await editCredentials(file, 'password', (rs) => [...rs.filter((r) => r.user.name !== values.user), { secret: hash, line: 0, user: { name: values.user!, uid: values.uid ?? values.user!, groups: values.group ?? [], extra: {} } }]);
+      const given = generated ? undefined : readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+      const stored = await setPasswordUser({ passwordFile: file }, { name: values.user, groups: values.group ?? [], ...(values.uid !== undefined ? { uid: values.uid } : {}) }, given);
       console.error(`stored ${values.user} in ${file} (scrypt)`);
-      if (generated) { console.error('generated password, shown once:'); console.log(password); }
+      if (stored.generatedPassword) { console.error('generated password, shown once:'); console.log(stored.generatedPassword); }
       return 0;
     }
     case 'doctor': {
@@ -189,6 +183,8 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(values.json ? `${JSON.stringify(r.report, null, 2)}\n` : renderReport(r.report));
       return r.exitCode;
     }
+    case 'enroll':
+      return runEnroll(rest, { usage, refuseFlag });
     case 'dev': {
       const { values } = parseArgs({ args: rest, options: { listen: { type: 'string' }, upstream: { type: 'string' }, dir: { type: 'string' } } });
       const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -206,6 +202,22 @@ async function main(argv: string[]): Promise<number> {
     default:
       return usage(`unknown command "${command}"`);
   }
+}
+
+/** `kgate cert list` and `kgate cert revoke --serial HEX | --fingerprint SHA256 | --user NAME`. */
+async function certListOrRevoke(sub: 'list' | 'revoke', args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string' }, serial: { type: 'string' }, fingerprint: { type: 'string' }, user: { type: 'string' } } });
+  if (!values.config) return usage(`cert ${sub} needs --config FILE`);
+  const paths = credentialPaths(loadConfig(values.config));
+  if (sub === 'list') {
+    console.log('SERIAL                            USER  GROUPS  NOT AFTER  STATE  SHA256');
+    for (const c of await listCertificates(paths)) console.log(`${c.serial}  ${c.user}  ${c.groups.join(',')}  ${c.notAfter}  ${c.revokedAt ? `revoked ${c.revokedAt}` : 'valid'}  ${c.fingerprint}`);
+    return 0;
+  }
+  if (!values.serial && !values.fingerprint && !values.user) return usage('cert revoke needs --serial HEX, --fingerprint SHA256 or --user NAME');
+  const revoked = await revokeCertificates(paths, { ...(values.serial ? { serial: values.serial } : {}), ...(values.fingerprint ? { fingerprint: values.fingerprint } : {}), ...(values.user ? { user: values.user } : {}) });
+  console.log(`revoked ${revoked.length} certificate${revoked.length === 1 ? '' : 's'}; connections and open sessions using ${revoked.length === 1 ? 'it' : 'them'} are refused within seconds`);
+  return revoked.length > 0 ? 0 : 1;
 }
 
 /** The first --user, --uid or --group value an HTTP header could not carry as it is (identity-text.ts). */

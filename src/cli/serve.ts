@@ -1,9 +1,11 @@
 // `kgate serve`: start the gateway, then stay until SIGTERM/SIGINT (graceful: readiness goes false, in-flight
 // requests finish, the rest are cut at the grace deadline). SIGHUP re-reads the credential files now.
 import cluster from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
 import type { Config } from '../config/index.ts';
 import { createGateway } from '../http/gateway.ts';
 import { createLogger } from '../http/logger.ts';
+import type { GatewayMetrics } from '../http/observability/metrics.ts';
 
 export interface ServeOptions {
   /** Runs once the gateway has stopped after SIGTERM/SIGINT, before the exit code is set (`kgate dev` stops the
@@ -15,7 +17,8 @@ export interface ServeOptions {
 export async function serve(config: Config, opts: ServeOptions = {}): Promise<number> {
   if (config.workers > 1 && cluster.isPrimary) return supervise(config);
   const log = createLogger(config.log.level);
-  const gateway = await createGateway(config, log);
+  const gateway = await createGateway(config, log, cluster.isWorker ? { metricsText: askPrimaryForMetrics } : {});
+  if (cluster.isWorker) answerForThisWorker(gateway.metrics);
   const { host, port } = await gateway.listen();
   log.info({ host, port, upstream: gateway.upstream.origin }, 'kgate listening');
   let stopping = false;
@@ -41,12 +44,57 @@ export async function serve(config: Config, opts: ServeOptions = {}): Promise<nu
   return -1;
 }
 
+// One scrape answers every worker's numbers: the worker that got it asks the primary, which gathers each worker's
+// registry with prom-client's cluster aggregation (AggregatorRegistry.clusterMetrics: counters and histograms summed,
+// gauges by their aggregator) and answers the asking worker.
+const GATHER = 'kgate:gather-metrics';
+const GATHERED = 'kgate:gathered-metrics';
+const GATHER_TIMEOUT_MS = 10_000;
+let gatherId = 0;
+
+/** prom-client's worker side, from the start: every worker answers the primary's gathering, asked by any worker. */
+function answerForThisWorker(local: GatewayMetrics): void {
+  AggregatorRegistry.setRegistries([local.registry]);
+  new AggregatorRegistry();
+  // A 'message' listener keeps the IPC channel referenced, which would keep a stopped worker alive.
+  process.channel?.unref();
+}
+
+async function askPrimaryForMetrics(): Promise<string> {
+  const id = ++gatherId;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { process.off('message', onMessage); process.channel?.unref(); reject(new Error('the primary did not gather the workers\' metrics in time')); }, GATHER_TIMEOUT_MS);
+    const onMessage = (m: { type?: string; id?: number; text?: string; error?: string }) => {
+      if (m?.type !== GATHERED || m.id !== id) return;
+      clearTimeout(timer);
+      process.off('message', onMessage);
+      process.channel?.unref();
+      if (m.error !== undefined) reject(new Error(m.error)); else resolve(m.text ?? '');
+    };
+    process.on('message', onMessage);
+    process.send!({ type: GATHER, id });
+  });
+}
+
+/** The primary's side: gather every worker's registry for the worker that asked. */
+function answerMetricsRequests(): void {
+  const aggregator = new AggregatorRegistry();
+  cluster.on('message', (worker, m: { type?: string; id?: number }) => {
+    if (m?.type !== GATHER) return;
+    aggregator.clusterMetrics().then(
+      (text) => worker.send({ type: GATHERED, id: m.id, text }),
+      (err: Error) => worker.send({ type: GATHERED, id: m.id, error: err.message }),
+    );
+  });
+}
+
 /** With `workers: N`, the primary forks N gateway processes sharing the listening socket (node:cluster), restarts
  *  one that dies unexpectedly, and passes SIGTERM/SIGINT/SIGHUP on. */
 function supervise(config: Config): number {
   const log = createLogger(config.log.level);
   let stopping = false;
   const fork = () => cluster.fork();
+  answerMetricsRequests();
   for (let i = 0; i < config.workers; i++) fork();
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {

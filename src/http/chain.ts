@@ -9,6 +9,8 @@ import type { AuditLog } from '../audit/index.ts';
 import { KgateError } from '../errors.ts';
 import { rawErrorResponse, toClientError, type ClientError } from './errors.ts';
 import type { Reply } from './reply.ts';
+import type { GatewayMetrics } from './observability/metrics.ts';
+import { upstreamLabel } from './observability/metrics.ts';
 import { auditIdOf, distinctHeaders, round, type RequestContext } from './request-context.ts';
 import { beginAudit } from './stages/audit.ts';
 
@@ -16,8 +18,8 @@ import { beginAudit } from './stages/audit.ts';
  *  authenticate synchronously); one that waits returns its promise. */
 export type Stage = (ctx: RequestContext) => void | Promise<void>;
 
-export function createChain(stages: readonly Stage[], deps: { reply: Reply; auditLog: AuditLog | undefined }) {
-  const { reply, auditLog } = deps;
+export function createChain(stages: readonly Stage[], deps: { reply: Reply; auditLog: AuditLog | undefined; metrics?: GatewayMetrics }) {
+  const { reply, auditLog, metrics } = deps;
 
   function failed(ctx: RequestContext, err: unknown): void {
     ctx.auditId ||= auditIdOf(distinctHeaders(ctx.req.rawHeaders));
@@ -34,6 +36,9 @@ export function createChain(stages: readonly Stage[], deps: { reply: Reply; audi
       completeAudit(ctx, ce);
     }
     const e = err instanceof KgateError ? err : undefined;
+    // Answered by kgate (a refusal, or an upstream failure it wrote as a Status): the upstream's share is unknown.
+    metrics?.request(ctx, ce.status, upstreamLabel(ctx), 0, false);
+    if (ce.status === 401 || ce.status === 403) metrics?.denied(ctx, ce.status);
     reply.logRequest({
       auditID: ctx.auditId, sourceIP: ctx.remoteAddress, user: ctx.admitted ? ctx.user?.name : undefined, method: ctx.method,
       path: ctx.rawTarget.split('?')[0], ...(ctx.socket ? { upgrade: ctx.req.headers.upgrade } : {}), status: ce.status,

@@ -10,11 +10,17 @@ import { parse } from 'yaml';
 import { KgateError } from '../errors.ts';
 import type { HealthProbe } from '../upstreams/health.ts';
 import { ownRequestContext, type RequestContext } from './request-context.ts';
+import { registerV1Routes, type V1Deps } from './routes/v1.ts';
+import { healthzText, registerObservabilityRoutes, type ObservabilityRouteDeps } from './routes/observability.ts';
 
 /** What kgate's own routes read from the gateway. */
 export interface KgateRouteDeps {
   health: HealthProbe;
   isShuttingDown: () => boolean;
+  /** The API under /kgate/v1/ (routes/v1.ts). */
+  v1?: V1Deps;
+  /** /kgate/metrics and /kgate/status (routes/observability.ts). */
+  observability: ObservabilityRouteDeps;
 }
 
 /** The admitted caller of one of kgate's own routes (authenticated, impersonation applied, authorized). A request
@@ -27,29 +33,102 @@ export function callerOf(request: FastifyRequest): RequestContext {
 
 const OPENAPI_FILE = fileURLToPath(new URL('../../openapi/kgate.yaml', import.meta.url));
 
-interface OpenApiDoc { components: { schemas: Record<string, object> }; paths: Record<string, Record<string, { responses: Record<string, { content?: { 'application/json'?: { schema: { $ref?: string } } } }> }>> }
+interface OpenApiParameter { name: string; in: 'path' | 'query' | 'header'; required?: boolean; schema: object; description?: string }
+interface OpenApiOperation {
+  parameters?: (OpenApiParameter | { $ref: string })[];
+  requestBody?: { content: Record<string, { schema: object }> } | { $ref: string };
+  responses: Record<string, { content?: Record<string, { schema: object }> } | { $ref: string }>;
+}
+interface OpenApiDoc {
+  components: { schemas: Record<string, object>; parameters?: Record<string, OpenApiParameter>; responses?: Record<string, object>; requestBodies?: Record<string, object> };
+  paths: Record<string, Record<string, OpenApiOperation> & { parameters?: (OpenApiParameter | { $ref: string })[] }>;
+}
 
 export function loadOpenApi(): OpenApiDoc {
   return parse(readFileSync(OPENAPI_FILE, 'utf8')) as OpenApiDoc;
 }
 
-/** Response schemas of one operation, resolved from the document (JSON Schema for fastify's serializer). */
-function responseSchemas(doc: OpenApiDoc, path: string, method: string): Record<string, object> {
+/** Every $ref of the document's components, inlined (Fastify's validator and serializer get plain JSON Schema). */
+function deref<T>(doc: OpenApiDoc, node: T): T {
+  if (Array.isArray(node)) return node.map((n) => deref(doc, n)) as T;
+  if (node === null || typeof node !== 'object') return node;
+  const ref = (node as { $ref?: unknown }).$ref;
+  if (typeof ref === 'string') {
+    const [, , kind, name] = ref.split('/') as [string, string, keyof OpenApiDoc['components'], string];
+    const target = doc.components[kind]?.[name];
+    if (!target) throw new Error(`openapi/kgate.yaml: unresolved ${ref}`);
+    return deref(doc, target) as T;
+  }
+  return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, deref(doc, v)])) as T;
+}
+
+function operation(doc: OpenApiDoc, path: string, method: string): OpenApiOperation {
   const op = doc.paths[path]?.[method];
   if (!op) throw new Error(`openapi/kgate.yaml has no ${method.toUpperCase()} ${path}`);
+  return deref(doc, op as OpenApiOperation);
+}
+
+/** Response schemas of one operation, resolved from the document (JSON Schema for fastify's serializer). */
+function responseSchemas(doc: OpenApiDoc, path: string, method: string): Record<string, object> {
   const out: Record<string, object> = {};
-  for (const [code, r] of Object.entries(op.responses)) {
-    const schema = r.content?.['application/json']?.schema;
-    if (!schema) continue;
-    const ref = schema.$ref?.replace('#/components/schemas/', '');
-    out[code] = ref ? doc.components.schemas[ref]! : schema;
+  for (const [code, r] of Object.entries(operation(doc, path, method).responses)) {
+    const schema = (r as { content?: Record<string, { schema: object }> }).content?.['application/json']?.schema;
+    if (schema) out[code] = schema;
   }
   return out;
+}
+
+/** Fastify's schema of one operation: params, querystring and body validated, responses serialized, all from the
+ *  document. A field the document does not name is refused in a request body (additionalProperties: false there)
+ *  and left out of a response. */
+export function operationSchema(doc: OpenApiDoc, path: string, method: string): Record<string, unknown> {
+  const op = operation(doc, path, method);
+  const params = deref(doc, [...(doc.paths[path]?.parameters ?? []), ...(op.parameters ?? [])]) as OpenApiParameter[];
+  const group = (where: OpenApiParameter['in']) => {
+    const ps = params.filter((p) => p.in === where);
+    if (ps.length === 0) return undefined;
+    return { type: 'object', properties: Object.fromEntries(ps.map((p) => [p.name, p.schema])), required: ps.filter((p) => p.required).map((p) => p.name) };
+  };
+  const body = (op.requestBody as { content?: Record<string, { schema: object }> } | undefined)?.content;
+  const bodySchema = body?.['application/json']?.schema ?? Object.values(body ?? {})[0]?.schema;
+  const out: Record<string, unknown> = { response: responseSchemas(doc, path, method) };
+  const pathParams = group('path');
+  const query = group('query');
+  if (pathParams) out.params = pathParams;
+  if (query) out.querystring = query;
+  if (bodySchema) out.body = bodySchema;
+  return out;
+}
+
+/** Request bodies of kgate's own routes are small JSON or form documents; a larger one is refused (413). */
+export const OWN_BODY_LIMIT = 64 * 1024;
+
+/**
+ * Body parsers for kgate's own routes only: content-type parsers are encapsulated per plugin, so these apply under
+ * /kgate and never to proxied requests (whose bodies are streamed raw; server.ts). JSON (RFC 8259) and HTML forms
+ * (application/x-www-form-urlencoded, so `curl -d secret=...` works); anything else reaches a route with no body and
+ * fails its schema (400).
+ */
+function addBodyParsers(app: FastifyInstance): void {
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: OWN_BODY_LIMIT }, (_req, body, done) => {
+    try { done(null, body === '' ? undefined : JSON.parse(body as string)); } catch { done(Object.assign(new Error('the body is not JSON'), { statusCode: 400 }), undefined); }
+  });
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: OWN_BODY_LIMIT }, (_req, body, done) => {
+    // A repeated field is refused rather than silently picking one of its values.
+    const out: Record<string, string> = {};
+    for (const [k, v] of new URLSearchParams(body as string)) {
+      if (k in out) { done(Object.assign(new Error(`the form field ${JSON.stringify(k)} is repeated`), { statusCode: 400 }), undefined); return; }
+      out[k] = v;
+    }
+    done(null, out);
+  });
 }
 
 export async function registerKgateRoutes(app: FastifyInstance, deps: KgateRouteDeps) {
   const doc = loadOpenApi();
   await app.register(swagger, { mode: 'static', specification: { document: doc as never } });
+  addBodyParsers(app);
+  if (deps.v1) await registerV1Routes(app, deps.v1, (path, method) => operationSchema(doc, path, method));
   const common = { 'cache-control': 'no-cache, private' };
 
   app.get('/livez', { schema: { response: responseSchemas(doc, '/kgate/livez', 'get') } }, async (_req, reply) => {
@@ -57,8 +136,15 @@ export async function registerKgateRoutes(app: FastifyInstance, deps: KgateRoute
     return { status: 'ok', checks: { process: { ok: true } } };
   });
 
-  app.get('/readyz', { schema: { response: responseSchemas(doc, '/kgate/readyz', 'get') } }, async (_req, reply) => {
+  app.get('/readyz', { schema: { response: responseSchemas(doc, '/kgate/readyz', 'get') } }, async (req, reply) => {
     const shutting = deps.isShuttingDown();
+    const query = req.query as { verbose?: unknown; exclude?: string | string[] };
+    if (query.verbose !== undefined || query.exclude !== undefined) {
+      const excluded = new Set([query.exclude ?? []].flat());
+      const r = healthzText('readyz', [{ name: 'apiServer', ok: deps.health.ready }, { name: 'shutdown', ok: !shutting }], excluded);
+      reply.code(r.ok ? 200 : 503).headers({ ...common, 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' });
+      return query.verbose !== undefined || !r.ok ? r.text : 'ok';
+    }
     const ok = deps.health.ready && !shutting;
     reply.code(ok ? 200 : 503).headers(common);
     return {
@@ -69,6 +155,8 @@ export async function registerKgateRoutes(app: FastifyInstance, deps: KgateRoute
       },
     };
   });
+
+  await registerObservabilityRoutes(app, deps.observability, (path, method) => responseSchemas(doc, path, method));
 
   app.get('/openapi.json', async (_req, reply) => {
     reply.headers(common);

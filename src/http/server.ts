@@ -50,7 +50,7 @@ export function createServer(d: ServerDeps): KgateServer {
       reply.refuse(req, res, methodNotAllowed(method));
       return true;
     }
-    if (isPublicOwnRoute(req.url ?? '/')) {
+    if (isPublicOwnRoute(req.url ?? '/', method)) {
       if (reply.expectsContinue(req)) res.writeContinue();
       return false;
     }
@@ -125,10 +125,14 @@ export function createServer(d: ServerDeps): KgateServer {
 /** kgate's own routes that answer without credentials, like kube-apiserver's /livez and /readyz (granted to
  *  everyone by system:public-info-viewer) and its discovery document: they say whether kgate is up, nothing more. */
 const PUBLIC_OWN_ROUTES: ReadonlySet<string> = new Set(['/kgate/livez', '/kgate/readyz', '/kgate/openapi.json']);
+/** Redeeming an enrollment link needs no credential: the link's one-time secret is the credential (routes/v1.ts).
+ *  Only POST, on exactly this path: any other method or spelling of it runs the chain like every other route. */
+const PUBLIC_REDEEM = '/kgate/v1/enrollments/redeem';
 
-export function isPublicOwnRoute(url: string): boolean {
+export function isPublicOwnRoute(url: string, method = 'GET'): boolean {
   const q = url.indexOf('?');
-  return PUBLIC_OWN_ROUTES.has(q === -1 ? url : url.slice(0, q));
+  const path = q === -1 ? url : url.slice(0, q);
+  return path === PUBLIC_REDEEM ? method === 'POST' : PUBLIC_OWN_ROUTES.has(path);
 }
 
 /** Fastify's router, for the admitted requests the own-routes stage hands back (stages/own-routes.ts). */
@@ -177,6 +181,9 @@ function createFastify(d: ServerDeps, direct: (req: ClientRequest, res: ClientRe
     // One log line per request is written by kgate itself, with the user and the decision.
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { maxParamLength: 65536 },
+    // Request schemas of kgate's own routes (openapi/kgate.yaml) refuse a field they do not name (400) instead of
+    // Fastify's default of silently dropping it: a misspelt "grups" must not create a credential without groups.
+    ajv: { customOptions: { removeAdditional: false } },
     keepAliveTimeout: limits.keepAliveTimeoutSeconds * 1000,
     // Both answered by kgate itself, as Status objects: requests once shutdown began (direct()) and what Node's
     // HTTP/1.1 parser refuses (client-error.ts).

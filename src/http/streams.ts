@@ -6,10 +6,11 @@ import type { Logger } from 'pino';
 import type { AuthnOutcome, AuthnRequest } from '../authn/authenticator.ts';
 import type { AuthnSources } from '../authn/index.ts';
 import type { UserInfo } from '../authn/user.ts';
+import { STREAM_KINDS, streamKindOf, type StreamKind } from './observability/metrics.ts';
 import { createReclaimer } from './reclaim.ts';
 import type { RequestContext } from './request-context.ts';
 
-export interface OpenStream { headers: Record<string, string[]>; authnMethod: string; requester: UserInfo; res: { destroy(): void } }
+export interface OpenStream { headers: Record<string, string[]>; authnMethod: string; requester: UserInfo; kind: StreamKind; res: { destroy(): void } }
 export type StreamRegistry = ReturnType<typeof createStreamRegistry>;
 
 // 1,000 streams ended within 10 s, then 2 s with none ending: give the heap back. Steady churn (watch timeouts,
@@ -25,6 +26,8 @@ export function createStreamRegistry(deps: {
 }) {
   const { authenticate, log } = deps;
   const streams = new Set<OpenStream>();
+  // Open streams by kind, for /kgate/metrics and /kgate/status (read there, never counted again per scrape).
+  const open = Object.fromEntries(STREAM_KINDS.map((k) => [k, 0])) as Record<StreamKind, number>;
   const reclaimer = createReclaimer({ after: RECLAIM_AFTER_STREAMS, withinMs: RECLAIM_WITHIN_MS, quietMs: RECLAIM_QUIET_MS, log });
 
   const closeUnlessSame = (s: OpenStream, o: AuthnOutcome | undefined) => {
@@ -32,6 +35,7 @@ export function createStreamRegistry(deps: {
     if (!streams.has(s)) return; // it ended while its credential was checked
     log.info({ user: s.requester.name, method: s.authnMethod }, 'closing a stream whose credential was revoked or changed');
     streams.delete(s);
+    open[s.kind]--;
     s.res.destroy();
   };
   /** One pass over the open streams authenticated by `methods`: each distinct credential is checked once. */
@@ -77,13 +81,21 @@ export function createStreamRegistry(deps: {
   return {
     /** A long-running response (or upgraded socket) of an admitted request: closed if its credential is revoked. */
     open(ctx: RequestContext, res: { destroy(): void }): OpenStream {
-      const s: OpenStream = { headers: ctx.headers!, authnMethod: ctx.authnMethod, requester: ctx.requester!, res };
+      const s: OpenStream = { headers: ctx.headers!, authnMethod: ctx.authnMethod, requester: ctx.requester!, kind: streamKindOf(ctx), res };
       streams.add(s);
+      open[s.kind]++;
       return s;
     },
     ended(s: OpenStream): void {
-      streams.delete(s);
+      if (streams.delete(s)) open[s.kind]--;
       reclaimer.streamEnded();
+    },
+    /** Open streams by kind (watch, log, exec, attach, port-forward, proxy, socket). */
+    get openByKind(): Readonly<Record<StreamKind, number>> { return open; },
+    /** Close the open streams whose credential was revoked by other means than a credential file (a client
+     *  certificate in the revocation list): `revoked` says which. */
+    closeWhere(revoked: (s: OpenStream) => boolean): void {
+      for (const s of streams) if (revoked(s)) closeUnlessSame(s, undefined);
     },
     /** The grace deadline: every open stream ends now, each through its own path (last audit event, log line). */
     terminate(): void {

@@ -3,7 +3,7 @@
 // x509 authenticator rather than at the handshake (kube-apiserver's tls.RequestClientCert).
 import { readFileSync } from 'node:fs';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { ConfigError, type FileProblem } from '../errors.ts';
+import { ConfigError, describeError, type FileProblem } from '../errors.ts';
 import type { Logger } from 'pino';
 import { watchPath } from '../config/watched-file.ts';
 import type { Config } from '../config/schema.ts';
@@ -82,17 +82,37 @@ export function serverTlsOptions(m: TlsMaterial) {
  * Certificate rotation without a restart: new handshakes use the new files, open connections keep theirs. A
  * half-written pair (key and cert that do not match) is refused and the current context stays.
  */
-export function watchTlsFiles(cfg: Config['tls'], server: { setSecureContext(o: object): void }, log: Logger): { close(): void }[] {
+export function watchTlsFiles(cfg: Config['tls'], server: { setSecureContext(o: object): void }, log: Logger, reloaded?: TlsReloadListener): { close(): void }[] {
   return [cfg.certFile, cfg.keyFile, ...(cfg.clientCAFile ? [cfg.clientCAFile] : [])].map((file) => {
     const w = watchPath(file, () => readFileSync(file, 'utf8'));
     w.on('reload', () => {
       try {
-        server.setSecureContext(serverTlsOptions(readTlsMaterial(cfg)));
+        const material = readTlsMaterial(cfg);
+        server.setSecureContext(serverTlsOptions(material));
         log.info({ file }, 'TLS certificate reloaded');
+        reloaded?.({ ok: true, file, material });
       } catch (err) {
-        log.error({ file, problem: (err as Error).message }, 'TLS files rejected; the current certificate stays in use');
+        log.error({ file, problem: describeError(err) }, 'TLS files rejected; the current certificate stays in use');
+        reloaded?.({ ok: false, file, error: err });
       }
+    });
+    w.on('error', (err) => {
+      log.error({ file, problem: describeError(err) }, 'TLS file unreadable; the current certificate stays in use');
+      reloaded?.({ ok: false, file, error: err });
     });
     return w;
   });
+}
+
+/** What a TLS reload did (for /kgate/metrics and /kgate/status). */
+export type TlsReloadListener = (r: { ok: true; file: string; material: TlsMaterial } | { ok: false; file: string; error: unknown }) => void;
+
+/** When the serving certificate and the CA certificates expire (for /kgate/status and the metrics). */
+export function certificateExpiry(m: TlsMaterial): { certificate: 'server' | 'ca'; subject: string; notAfter: number }[] {
+  const one = (certificate: 'server' | 'ca', pem: string) => {
+    const c = new X509Certificate(pem);
+    return { certificate, subject: c.subject.replace(/\n/g, ', '), notAfter: Date.parse(c.validTo) };
+  };
+  const cas = m.ca?.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return [one('server', m.cert), ...cas.map((pem) => one('ca', pem))];
 }

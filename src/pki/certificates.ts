@@ -53,11 +53,20 @@ export interface ClientCertOptions { user: string; groups?: string[]; days?: num
 
 /** A client certificate as kube-apiserver reads one: CN = user name, one O per group (k8s.io/apiserver@v0.34.4/pkg/authentication/request/x509/x509.go). */
 export function issueClientCert(ca: CertificateAuthority, opts: ClientCertOptions): IssuedCertificate {
+  const keys = generateKeyPair();
+  const cert = clientCertificateTemplate(ca, keys.publicKeyPem, opts);
+  cert.sign(forge.pki.privateKeyFromPem(ca.keyPem), forge.md.sha256.create());
+  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.keyPem };
+}
+
+/** The unsigned client certificate for a public key: what issueClientCert signs here, and the gateway's
+ *  asynchronous issuance signs off the event loop (client-certificates.ts). At most one year. */
+export function clientCertificateTemplate(ca: CertificateAuthority, publicKeyPem: string, opts: ClientCertOptions): forge.pki.Certificate {
   const subject = [
     ...(opts.groups ?? []).map((g) => ({ name: 'organizationName', value: g })),
     { name: 'commonName', value: opts.user },
   ];
-  return issue(ca, subject, Math.min(opts.days ?? 365, 365), [
+  return template(ca, publicKeyPem, subject, Math.min(opts.days ?? 365, 365), [
     { name: 'basicConstraints', cA: false, critical: true },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
     { name: 'extKeyUsage', clientAuth: true },
@@ -66,13 +75,18 @@ export function issueClientCert(ca: CertificateAuthority, opts: ClientCertOption
 
 function issue(ca: CertificateAuthority, subject: forge.pki.CertificateField[], days: number, extensions: object[]): IssuedCertificate {
   const keys = generateKeyPair();
+  const cert = template(ca, keys.publicKeyPem, subject, days, extensions);
+  cert.sign(forge.pki.privateKeyFromPem(ca.keyPem), forge.md.sha256.create());
+  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.keyPem };
+}
+
+function template(ca: CertificateAuthority, publicKeyPem: string, subject: forge.pki.CertificateField[], days: number, extensions: object[]): forge.pki.Certificate {
   const caCert = forge.pki.certificateFromPem(ca.certPem);
-  const cert = baseCertificate(keys.publicKeyPem, days);
+  const cert = baseCertificate(publicKeyPem, days);
   cert.setSubject(subject);
   cert.setIssuer(caCert.subject.attributes);
   cert.setExtensions([...extensions, { name: 'subjectKeyIdentifier' }, { name: 'authorityKeyIdentifier', keyIdentifier: caKeyId(caCert) }]);
-  cert.sign(forge.pki.privateKeyFromPem(ca.keyPem), forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.keyPem };
+  return cert;
 }
 
 function baseCertificate(publicKeyPem: string, days: number): forge.pki.Certificate {

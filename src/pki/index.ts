@@ -5,3 +5,4 @@ export { renderKubeconfig, type KubeconfigOptions } from './kubeconfig.ts';
 export { writeFileAtomic } from './files.ts';
 export { defaultServerHosts } from './host-names.ts';
 export { layoutPaths, ensurePki, certCovers, type LayoutPaths } from './layout.ts';
+export { issueClientCertAsync, certificateSha256, pinnedPublicKey, type IssuedClientCertificate } from './client-certificates.ts';

@@ -17,7 +17,6 @@ import { request } from 'undici';
 import { loadClusterInfo } from '../cluster/cluster.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { kubectl } from '../helpers/kubectl.ts';
-import { loadOpenApi } from '../../src/http/kgate-routes.ts';
 import { renderKubeconfig } from '../../src/pki/index.ts';
 import { runNodeScenario, type ScenarioArgs, type StepResult } from './clients/node_client.ts';
 
@@ -41,33 +40,14 @@ function runPythonScenario(kubeconfigFile: string, a: ScenarioArgs): Promise<{ r
 }
 
 /** The kubeconfig a client loads for `user`: the one kgate hands out (POST /kgate/v1/kubeconfig, as the user, with
- *  `?credential=token|certificate`) once openapi/kgate.yaml documents that route and kgate serves it; until then the
- *  one the test gateway helper renders (token only). Returns the file's path and where it came from. */
-async function kubeconfigFromGateway(gw: TestGateway, user: string, token: string, credential: 'token' | 'certificate' = 'token'): Promise<{ path: string; from: 'route' | 'helper' }> {
-  if (!loadOpenApi().paths['/kgate/v1/kubeconfig']?.post) {
-    if (credential !== 'token') throw new Error('no POST /kgate/v1/kubeconfig yet: the helper renders token kubeconfigs only');
-    return { path: gw.kubeconfig(user, token), from: 'helper' };
-  }
+ *  `?credential=token|certificate`). Returns the file's path. */
+async function kubeconfigFromGateway(gw: TestGateway, token: string, credential: 'token' | 'certificate' = 'token'): Promise<string> {
   const r = await request(`${gw.url}/kgate/v1/kubeconfig?credential=${credential}`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, dispatcher: gw.agent });
   const text = await r.body.text();
-  // Documented before it is served (the route is being built): a 404 falls back to the helper, and says so.
-  if (r.statusCode === 404 && credential === 'token') return { path: gw.kubeconfig(user, token), from: 'helper' };
   if (r.statusCode !== 200) throw new Error(`POST /kgate/v1/kubeconfig?credential=${credential}: ${r.statusCode} ${text}`);
-  // YAML, or JSON (valid YAML too); a JSON envelope { kubeconfig: "<yaml>" } is unwrapped.
-  let config = text;
-  if (String(r.headers['content-type']).includes('json')) {
-    const parsed = JSON.parse(text) as { kubeconfig?: unknown };
-    if (typeof parsed.kubeconfig === 'string') config = parsed.kubeconfig;
-  }
-  const path = join(gw.dir, `${user}-${credential}.route.kubeconfig`);
-  writeFileSync(path, config, { mode: 0o600 });
-  return { path, from: 'route' };
-}
-
-/** Whether POST /kgate/v1/kubeconfig (per openapi/kgate.yaml) offers `?credential=certificate`. */
-function routeOffersCertificate(): boolean {
-  const op = loadOpenApi().paths['/kgate/v1/kubeconfig']?.post as { parameters?: { name?: string; schema?: { enum?: string[] } }[] } | undefined;
-  return op?.parameters?.some((p) => p.name === 'credential' && p.schema?.enum?.includes('certificate')) ?? false;
+  const path = join(gw.dir, `${credential}.route.kubeconfig`);
+  writeFileSync(path, text, { mode: 0o600 });
+  return path;
 }
 
 const status = (code: number, reason: string, message: string, extra: object = {}) => ({
@@ -241,15 +221,14 @@ spec: {nodeName: no-such-node, containers: [{name: main, image: busybox, command
           before: (dir) => writeFileSync(join(dir, 'policy.yaml'), policy),
         });
         t.teardown(() => gw.close());
-        const kubeconfig = await kubeconfigFromGateway(gw, user, token);
-        t.comment(`kubeconfig from ${kubeconfig.from === 'route' ? 'POST /kgate/v1/kubeconfig' : 'the test gateway helper (kgate does not serve POST /kgate/v1/kubeconfig yet)'}`);
+        const kubeconfig = await kubeconfigFromGateway(gw, token);
 
-        const python = await runPythonScenario(kubeconfig.path, args);
+        const python = await runPythonScenario(kubeconfig, args);
         t.equal(python.code, 0, `python ran: ${python.stderr}`);
         checkScenario(t, python.results, args, user, 'python', 'kgate');
         compareDirect(t, python.results, direct.python.results, 'python');
 
-        const node = await runNodeScenario(readFileSync(kubeconfig.path, 'utf8'), args);
+        const node = await runNodeScenario(readFileSync(kubeconfig, 'utf8'), args);
         checkScenario(t, node, args, user, 'node', 'kgate');
         compareDirect(t, node, direct.node, 'node');
 
@@ -267,13 +246,12 @@ spec: {nodeName: no-such-node, containers: [{name: main, image: busybox, command
         t.equal(relayed.filter((l) => l.status === 400).length, 2, 'both clients\' exec upgrades were relayed to kube-apiserver, and its 400 back');
 
         if (mode.name.startsWith('16443')) {
-          await t.test('a client certificate kubeconfig from POST /kgate/v1/kubeconfig?credential=certificate', { skip: kubeconfig.from !== 'route' ? 'kgate does not serve POST /kgate/v1/kubeconfig yet' : routeOffersCertificate() ? false : 'POST /kgate/v1/kubeconfig does not offer credential=certificate (openapi/kgate.yaml)' }, async (t) => {
-            const cert = await kubeconfigFromGateway(gw, user, token, 'certificate');
-            t.equal(cert.from, 'route');
-            const python = await runPythonScenario(cert.path, args);
+          await t.test('a client certificate kubeconfig from POST /kgate/v1/kubeconfig?credential=certificate', async (t) => {
+            const cert = await kubeconfigFromGateway(gw, token, 'certificate');
+            const python = await runPythonScenario(cert, args);
             t.equal(python.code, 0, `python ran: ${python.stderr}`);
             compareDirect(t, python.results, direct.python.results, 'python (certificate)');
-            compareDirect(t, await runNodeScenario(readFileSync(cert.path, 'utf8'), args), direct.node, 'node (certificate)');
+            compareDirect(t, await runNodeScenario(readFileSync(cert, 'utf8'), args), direct.node, 'node (certificate)');
           });
         }
       });

@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import { Agent } from 'undici';
 import { runInit } from '../../src/cli/init.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { createGateway, type Gateway } from '../../src/http/gateway.ts';
+import { createGateway, type Gateway, type GatewayOptions } from '../../src/http/gateway.ts';
 import { createLogger } from '../../src/http/logger.ts';
 import { renderKubeconfig } from '../../src/pki/index.ts';
 
@@ -45,6 +45,8 @@ export interface TestGatewayOptions {
   passwordFile?: string;
   /** Called with the gateway's folder before it starts (to place policy files next to gateway.yaml). */
   before?: (dir: string) => void;
+  /** createGateway's options (a short probe interval). */
+  gatewayOptions?: GatewayOptions;
 }
 
 export async function startTestGateway(o: TestGatewayOptions): Promise<TestGateway> {
@@ -69,7 +71,7 @@ export async function startTestGateway(o: TestGatewayOptions): Promise<TestGatew
   const raw: string[] = [];
   const sink = new Writable({ write(chunk, _enc, cb) { const s = chunk.toString(); raw.push(s); for (const l of s.split('\n')) if (l) logs.push(JSON.parse(l)); cb(); } });
   const config = loadConfig(init.paths.config);
-  const gateway = await createGateway(config, createLogger('debug', sink));
+  const gateway = await createGateway(config, createLogger('debug', sink), o.gatewayOptions);
   const { port } = await gateway.listen();
   const caPem = readFileSync(init.paths.caCert, "utf8");
   const agent = new Agent({ connect: { ca: caPem } });

@@ -15,13 +15,19 @@ import { serveContainerd } from '../containerd-view.ts';
 import { hasRequestBody, type Reply } from '../reply.ts';
 import { round } from '../request-context.ts';
 import type { StreamRegistry } from '../streams.ts';
+import { upstreamLabel, type GatewayMetrics, type InFlightKind } from '../observability/metrics.ts';
 
 const NO_CREDENTIALS: ReadonlySet<string> = new Set();
 const READ_ONLY_VERBS = new Set(['get', 'list', 'watch']);
 
-export function createForwardStage(deps: { upstream: ApiServerUpstream; limits: Config['limits']; streams: StreamRegistry; reply: Reply }): Stage {
-  const { upstream, limits, streams, reply } = deps;
-  const inFlight = { readOnly: 0, mutating: 0 };
+export function createForwardStage(deps: {
+  upstream: ApiServerUpstream; limits: Config['limits']; streams: StreamRegistry; reply: Reply;
+  metrics?: GatewayMetrics;
+  /** The max-in-flight counts, shared with the metrics (read at scrape time). */
+  inFlight?: Record<InFlightKind, number>;
+}): Stage {
+  const { upstream, limits, streams, reply, metrics } = deps;
+  const inFlight = deps.inFlight ?? { readOnly: 0, mutating: 0 };
 
   return async function forwardStage(ctx) {
     const { req, method, rawTarget, remoteAddress, auditId, record } = ctx;
@@ -48,6 +54,7 @@ export function createForwardStage(deps: { upstream: ApiServerUpstream; limits: 
     if (!longRunning) {
       const mutating = !READ_ONLY_VERBS.has(attrs.verb);
       if (mutating ? inFlight.mutating >= limits.maxMutatingInFlight : inFlight.readOnly >= limits.maxReadOnlyInFlight) {
+        metrics?.rejected(mutating ? 'mutating' : 'readOnly');
         throw new KgateError('KGATE_TOO_MANY_REQUESTS', 'Too many requests, please try again later.', { retryAfterSeconds: 1, reason: 'max in flight' });
       }
       counted = mutating ? 'mutating' : 'readOnly';
@@ -61,6 +68,7 @@ export function createForwardStage(deps: { upstream: ApiServerUpstream; limits: 
       const onError = (err: KgateError) => reply.sendError(req, res, err, auditId);
       const onHead = longRunning && record ? (status: number) => record.started(status) : undefined;
       let outcome: ForwardOutcome;
+      const exchangeStarted = performance.now();
       if (route?.kind === 'containerd') {
         outcome = await serveContainerd(route.client, method, route.path, route.query, res, onError);
       } else if (route) {
@@ -82,6 +90,7 @@ export function createForwardStage(deps: { upstream: ApiServerUpstream; limits: 
       }
       if (stream) streams.ended(stream);
       record?.complete(outcome.status || 502);
+      metrics?.request(ctx, outcome.status || 502, upstreamLabel(ctx), longRunning ? undefined : performance.now() - exchangeStarted, outcome.error === undefined);
       reply.logRequest({
         auditID: auditId, sourceIP: remoteAddress, http: req.httpVersion, user: user.name, ...(user !== ctx.requester ? { impersonatedBy: ctx.requester!.name } : {}),
         verb: attrs.verb, path: attrs.path, ...(route ? { upstream: route.kind === 'containerd' ? 'containerd' : route.upstream.name } : {}), status: outcome.status, bytes: outcome.bytes, allowedBy: ctx.allowedBy,

@@ -5,11 +5,12 @@
 import { performance } from 'node:perf_hooks';
 import type { ClientRequest, ClientResponse } from '../../proxy/index.ts';
 import type { Stage } from '../chain.ts';
+import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { Reply } from '../reply.ts';
 import { bindOwnRequest, round } from '../request-context.ts';
 
-export function createOwnRoutesStage(deps: { dispatch: (req: ClientRequest, res: ClientResponse) => void; reply: Reply }): Stage {
-  const { reply } = deps;
+export function createOwnRoutesStage(deps: { dispatch: (req: ClientRequest, res: ClientResponse) => void; reply: Reply; metrics?: GatewayMetrics }): Stage {
+  const { reply, metrics } = deps;
   return async function ownRoute(ctx) {
     const res = ctx.res!;
     bindOwnRequest(ctx);
@@ -22,6 +23,7 @@ export function createOwnRoutesStage(deps: { dispatch: (req: ClientRequest, res:
     deps.dispatch(ctx.req, res);
     const finished = await done;
     ctx.record?.complete(res.statusCode);
+    metrics?.request(ctx, res.statusCode, 'kgate', 0, false);
     reply.logRequest({
       auditID: ctx.auditId, sourceIP: ctx.remoteAddress, user: ctx.user!.name, verb: ctx.attrs!.verb, path: ctx.attrs!.path,
       status: res.statusCode, answeredBy: 'kgate', ...(finished ? {} : { error: 'client went away' }), durationMs: round(performance.now() - ctx.started),

@@ -8,12 +8,13 @@ import { KgateError } from '../../errors.ts';
 import type { ClientRequest } from '../../proxy/index.ts';
 import { decodeReviewProtobuf } from '../../request/kube-protobuf.ts';
 import type { Stage } from '../chain.ts';
+import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { Reply } from '../reply.ts';
 import { round } from '../request-context.ts';
 
 const MAX_REVIEW_BYTES = 1024 * 1024;
 
-export function createSelfReviewStage(deps: { authorizer: Authorizer; reply: Reply; requestTimeoutMs: number }): Stage {
+export function createSelfReviewStage(deps: { authorizer: Authorizer; reply: Reply; requestTimeoutMs: number; metrics?: GatewayMetrics }): Stage {
   const { authorizer, reply } = deps;
   return async function selfReview(ctx) {
     const { req } = ctx;
@@ -24,6 +25,8 @@ export function createSelfReviewStage(deps: { authorizer: Authorizer; reply: Rep
     (res as ServerResponse).writeHead(201, { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'audit-id': ctx.auditId, 'content-length': Buffer.byteLength(answer) });
     res.end(answer);
     ctx.record?.complete(201);
+    // Answered by kgate; the review's group/resource is a built-in one, so it is labelled.
+    deps.metrics?.request(ctx, 201, 'kgate', 0, false);
     reply.logRequest({ auditID: ctx.auditId, user: ctx.user!.name, verb: ctx.attrs!.verb, path: ctx.attrs!.path, status: 201, answeredBy: 'kgate', durationMs: round(performance.now() - ctx.started) });
   };
 }

@@ -14,10 +14,11 @@ import { proxyUpgrade } from '../../proxy/upgrade.ts';
 import type { RequestAttributes } from '../../request/index.ts';
 import type { ApiServerUpstream } from '../../upstreams/index.ts';
 import type { Stage } from '../chain.ts';
+import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { Reply } from '../reply.ts';
 import { distinctHeaders, round } from '../request-context.ts';
 import type { StreamRegistry } from '../streams.ts';
-import { decisionReason } from './authorization.ts';
+import { decisionLabel, decisionReason } from './authorization.ts';
 
 const UPGRADE_PROTOCOLS = new Map([['websocket', 'websocket'], ['spdy/3.1', 'SPDY/3.1']]);
 const UPGRADE_SUBRESOURCES = new Set(['exec', 'attach', 'portforward']);
@@ -48,7 +49,7 @@ export function createUpgradeFramingStage(isShuttingDown: () => boolean): Stage 
   };
 }
 
-export function createUpgradeRouteStage(authorizer: Authorizer, proxyUpgrades: boolean): Stage {
+export function createUpgradeRouteStage(authorizer: Authorizer, proxyUpgrades: boolean, metrics?: GatewayMetrics): Stage {
   return function upgradeRoute(ctx) {
     const attrs = ctx.attrs!;
     const target = upgradeTarget(attrs, proxyUpgrades);
@@ -62,14 +63,15 @@ export function createUpgradeRouteStage(authorizer: Authorizer, proxyUpgrades: b
     }
     // A proxy subresource is authorized with the verb its method maps to (get for a WebSocket's GET), as
     // kube-apiserver does; the streaming subresources need create.
-    if (target === 'stream' && attrs.verb !== 'create') return authorizeCreate(ctx, authorizer);
+    if (target === 'stream' && attrs.verb !== 'create') return authorizeCreate(ctx, authorizer, metrics);
   };
 }
 
 /** A WebSocket exec is a GET; like kube-apiserver >= 1.35 it also needs create, what SPDY's POST is checked for. */
-async function authorizeCreate(ctx: Parameters<Stage>[0], authorizer: Authorizer): Promise<void> {
+async function authorizeCreate(ctx: Parameters<Stage>[0], authorizer: Authorizer, metrics: GatewayMetrics | undefined): Promise<void> {
   const create = { ...attributesFor(ctx.user!, ctx.attrs!), verb: 'create' };
   const d = await authorizer.authorize(create);
+  metrics?.authorization(d.authorizer ?? 'none', decisionLabel(d));
   ctx.decision = { allowed: d.decision === 'allow', reason: decisionReason(d) };
   if (d.decision !== 'allow') {
     const f = forbiddenMessage(create, d.reason);
@@ -85,7 +87,7 @@ export function upgradeTarget(attrs: RequestAttributes, proxyUpgrades: boolean):
   return undefined;
 }
 
-export function createUpgradeForwardStage(deps: { upstream: ApiServerUpstream; streams: StreamRegistry; reply: Reply }): Stage {
+export function createUpgradeForwardStage(deps: { upstream: ApiServerUpstream; streams: StreamRegistry; reply: Reply; metrics?: GatewayMetrics }): Stage {
   const { upstream, streams, reply } = deps;
   return async function upgradeForward(ctx) {
     const { method, rawTarget, remoteAddress, auditId, record } = ctx;
@@ -103,12 +105,13 @@ export function createUpgradeForwardStage(deps: { upstream: ApiServerUpstream; s
     const upstreamSocket = await upstream.dial(DIAL_TIMEOUT_MS).catch((err) => { throw upstreamError(err); });
     const outcome = await proxyUpgrade({ client: socket, clientHead: ctx.head!, upstream: upstreamSocket, requestHead, protocol: asked, timeoutMs: HEAD_TIMEOUT_MS, refusalHeaders: [['audit-id', auditId]] });
     const fields = { auditID: auditId, sourceIP: remoteAddress, user: user.name, verb: ctx.attrs!.verb, path: ctx.attrs!.path, upgrade: protocol, status: outcome.status };
-    if (!outcome.spliced) { record?.complete(outcome.status); reply.logRequest({ ...fields, durationMs: round(performance.now() - ctx.started) }); return; }
+    if (!outcome.spliced) { record?.complete(outcome.status); deps.metrics?.request(ctx, outcome.status, 'apiServer', undefined, outcome.status !== 404); reply.logRequest({ ...fields, durationMs: round(performance.now() - ctx.started) }); return; }
     record?.started(101);
     const stream = streams.open(ctx, socket);
     await outcome.done;
     streams.ended(stream);
     record?.complete(101);
+    deps.metrics?.request(ctx, 101, 'apiServer', undefined, true);
     reply.logRequest({ ...fields, durationMs: round(performance.now() - ctx.started) });
   };
 }
