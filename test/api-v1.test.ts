@@ -13,6 +13,7 @@ import { request, setGlobalDispatcher, Agent } from 'undici';
 import { startFixtureUpstream } from './fixtures/upstream.ts';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
 import { rawRequest } from './helpers/raw.ts';
+import { generateApiTypes } from './api-client/generate.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const doc = parse(readFileSync(join(root, 'openapi/kgate.yaml'), 'utf8')) as { paths: Record<string, Record<string, { responses: Record<string, { $ref?: string; content?: Record<string, unknown> }>; security?: unknown[] }>> };
@@ -21,9 +22,7 @@ const METHODS = ['get', 'post', 'delete', 'put', 'patch'];
 const operations = V1.flatMap((p) => METHODS.filter((m) => doc.paths[p]![m]).map((m) => ({ path: p, method: m })));
 
 t.test('the generated client type-checks', async (t) => {
-  mkdirSync(join(root, 'test/api-client/.generated'), { recursive: true });
-  const gen = spawnSync(join(root, 'node_modules/.bin/openapi-typescript'), ['openapi/kgate.yaml', '-o', 'test/api-client/.generated/kgate.ts', '--default-non-nullable', 'false'], { cwd: root, encoding: 'utf8' });
-  t.equal(gen.status, 0, gen.stderr);
+  t.equal(generateApiTypes(), undefined, 'openapi-typescript generated the types');
   const tsc = spawnSync(join(root, 'node_modules/.bin/tsc'), ['--noEmit', '-p', 'test/api-client/tsconfig.json'], { cwd: root, encoding: 'utf8' });
   t.equal(tsc.status, 0, tsc.stdout + tsc.stderr);
 });

@@ -1,4 +1,4 @@
-// `npm test`: type-check, start the real cluster once (kube-apiserver, etcd, kubectl proxy, containerd), run every
+// `npm test`: generate the API client's types (test/api-client/generate.ts), type-check, start the real cluster once (kube-apiserver, etcd, kubectl proxy, containerd), run every
 // tap test file against it, stop it, and print the plain `N passed, N failed` line CI reads.
 // Without the cluster's binaries the e2e tier is skipped with the reason printed, except under CI=true, where a
 // missing binary is a failure: CI must never go green without the real cluster.
@@ -8,12 +8,15 @@ import { fileURLToPath } from 'node:url';
 import { ensureBinaries, ensureOracle } from './cluster/binaries.ts';
 import { startCluster, stopCluster, type ClusterInfo } from './cluster/cluster.ts';
 import { countTap } from './tap-count.ts';
+import { generateApiTypes } from './api-client/generate.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'node_modules', '.bin');
 const say = (line: string) => process.stdout.write(`# kgate-test: ${line}\n`);
 
-const typecheck = spawnSync(join(bin, 'tsc'), ['--noEmit', '-p', root], { stdio: 'inherit' });
+const generated = generateApiTypes();
+if (generated) process.stderr.write(`${generated}\n`);
+const typecheck = generated ? { status: 1 } : spawnSync(join(bin, 'tsc'), ['--noEmit', '-p', root], { stdio: 'inherit' });
 if (typecheck.status !== 0) {
   say('type-check failed');
   process.stdout.write('0 passed, 1 failed\n');
