@@ -10,7 +10,7 @@ import { parse } from 'yaml';
 import { KgateError } from '../errors.ts';
 import type { HealthProbe } from '../upstreams/health.ts';
 import { ownRequestContext, type RequestContext } from './request-context.ts';
-import { registerV1Routes, type V1Deps } from './routes/v1.ts';
+import { REDEEM_PATH, registerV1Routes, type V1Deps } from './routes/v1.ts';
 import { healthzText, registerObservabilityRoutes, type ObservabilityRouteDeps } from './routes/observability.ts';
 
 /** What kgate's own routes read from the gateway. */
@@ -113,7 +113,11 @@ function addBodyParsers(app: FastifyInstance): void {
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: OWN_BODY_LIMIT }, (_req, body, done) => {
     try { done(null, body === '' ? undefined : JSON.parse(body as string)); } catch { done(Object.assign(new Error('the body is not JSON'), { statusCode: 400 }), undefined); }
   });
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: OWN_BODY_LIMIT }, (_req, body, done) => {
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: OWN_BODY_LIMIT }, (req, body, done) => {
+    // Only the redeem takes a form. A form is what any web page can make a browser POST cross-site without a
+    // preflight, with the credential the browser attaches by itself (a client certificate): on the admin routes it
+    // would let that page create credentials as the admin.
+    if (req.routeOptions.url !== REDEEM_PATH) { done(Object.assign(new Error('a form body is accepted only by the enrollment redeem; send JSON'), { statusCode: 400 }), undefined); return; }
     // A repeated field is refused rather than silently picking one of its values.
     const out: Record<string, string> = {};
     for (const [k, v] of new URLSearchParams(body as string)) {

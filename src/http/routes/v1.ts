@@ -60,7 +60,7 @@ export async function registerV1Routes(app: FastifyInstance, deps: V1Deps, schem
     app.route({
       method, url: path.replace(/^\/kgate/, '').replace(/\{(\w+)\}/g, ':$1'), schema: schemas(path, method.toLowerCase()),
       // Before validation: a request that did not come through the chain learns nothing, not even a 400.
-      ...(path === REDEEM_PATH ? {} : { onRequest: async (request: FastifyRequest) => { callerOf(request); } }),
+      ...(path === REDEEM_PATH ? {} : { onRequest: async (request: FastifyRequest) => { callerOf(request); if (method !== 'GET') refuseCrossSite(request); } }),
       handler: async (request, reply) => { reply.headers(NO_CACHE); return handler(request, reply); },
     });
   };
@@ -183,6 +183,22 @@ export async function registerV1Routes(app: FastifyInstance, deps: V1Deps, schem
       ...(r.lastError ? { lastError: { ...r.lastError, at: new Date(r.lastError.at).toISOString() } } : {}),
     })),
   }));
+}
+
+/**
+ * A browser attaches a client certificate (or a header an extension adds) to any site's request, and a form or
+ * text/plain POST needs no CORS preflight: a request a browser marks as coming from another site (Sec-Fetch-Site,
+ * or an Origin other than the gateway's own) is refused before a credential route runs. Clients that are not
+ * browsers (kubectl, curl, client libraries) send neither header.
+ */
+function refuseCrossSite(request: FastifyRequest): void {
+  const site = request.headers['sec-fetch-site'];
+  const origin = request.headers.origin;
+  const raw = request.raw.headers[':authority'] ?? request.raw.headers.host;
+  const authority = Array.isArray(raw) ? raw[0] : raw;
+  const crossSite = (site !== undefined && site !== 'same-origin' && site !== 'none')
+    || (origin !== undefined && (authority === undefined || origin.toLowerCase() !== `https://${authority.toLowerCase()}`));
+  if (crossSite) throw new KgateError('KGATE_FORBIDDEN', 'a cross-site request from a browser is refused on kgate\'s own API');
 }
 
 interface NewCredential { user: string; uid?: string; groups?: string[] }
