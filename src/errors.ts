@@ -25,7 +25,7 @@ export const ERROR_TABLE = {
   // kube-apiserver's 401 body is exactly "Unauthorized"; the reason goes to the log only (no oracle for attackers).
   KGATE_UNAUTHORIZED: { status: 401, reason: 'Unauthorized', message: () => 'Unauthorized', level: 'info', when: 'a credential was presented and is not valid, or none and anonymous is off' },
   KGATE_FORBIDDEN: { status: 403, reason: 'Forbidden', message: own, level: 'info', when: 'authenticated, not authorized (or a read-only mount asked to write)' },
-  KGATE_NOT_FOUND: { status: 404, reason: 'NotFound', message: own, level: 'info', when: 'no such route on one of kgate\'s own views (containerd)' },
+  KGATE_NOT_FOUND: { status: 404, reason: 'NotFound', message: own, level: 'info', when: 'no such route among kgate\'s own (a /kgate/ path, the containerd view), or no such credential or link' },
   KGATE_METHOD_NOT_ALLOWED: { status: 405, reason: 'MethodNotAllowed', message: own, level: 'info', when: 'a method kube-apiserver does not serve (CONNECT, lowercase methods), or a read-only view asked to write' },
   // Kubernetes has no reason of its own for these two (kube-apiserver never sees them: Go's net/http answers).
   KGATE_REQUEST_TIMEOUT: { status: 408, reason: 'Timeout', message: () => 'the request was not received in time', level: 'info', when: 'Node\'s HTTP/1.1 request timeout: the request head did not arrive in time' },
