@@ -17,7 +17,7 @@ import {
 } from '../../authn/credentials-admin.ts';
 import { createEnrollment, listEnrollments, redeemEnrollment, revokeEnrollment, type EnrollmentCredential } from '../../authn/enrollment.ts';
 import { SYSTEM_ANONYMOUS, SYSTEM_AUTHENTICATED, type UserInfo } from '../../authn/user.ts';
-import { explainAccess } from '../../cli/can-i.ts';
+import { explainAccess } from '../../authz/explain.ts';
 import type { ReloadRegistry } from '../../config/reload-state.ts';
 import { certificateSha256, pinnedPublicKey, renderKubeconfig } from '../../pki/index.ts';
 import { callerOf } from '../kgate-routes.ts';
