@@ -1,8 +1,9 @@
-// Where the real control-plane binaries come from. kube-apiserver, kube-controller-manager, kube-scheduler and the
-// kubelet are built once from the pinned k8s.io/kubernetes module (kube/go.mod) and cached outside the repo, by the same
-// recipe and into the same cache as `npm start`'s development control plane (src/dev/kube-binaries.ts); etcd,
-// containerd and kubectl are the machine's. kube-scheduler and the kubelet are optional: without them the cluster
-// starts and marks them unavailable (ClusterInfo.components), and the tests that need them skip with the reason.
+// Where the real control-plane binaries come from. kube-apiserver, kube-controller-manager, kube-scheduler, the
+// kubelet and kube-proxy are built once from the pinned k8s.io/kubernetes module (kube/go.mod) and cached outside the
+// repo, by the same recipe and into the same cache as `npm start`'s development control plane
+// (src/dev/kube-binaries.ts); etcd, containerd, kubectl and nft (which kube-proxy's nftables mode runs) are the
+// machine's. kube-scheduler, the kubelet and kube-proxy are optional: without them the cluster starts and marks them
+// unavailable (ClusterInfo.components), and the tests that need them skip with the reason.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
@@ -18,6 +19,7 @@ export interface Binaries {
   /** A path, or why there is none (the component is then unavailable, not the cluster). */
   kubeScheduler: string | { missing: string };
   kubelet: string | { missing: string };
+  kubeProxy: string | { missing: string };
 }
 
 /** Every binary the e2e tier needs, building kube-apiserver and kube-controller-manager if Go is here and the cache
@@ -41,6 +43,8 @@ export function ensureBinaries(log: (line: string) => void = () => {}): Binaries
   return {
     kubeApiserver, kubeControllerManager, etcd: etcd!, containerd: containerd!, ctr: ctr!, kubectl: kubectl!,
     kubeScheduler: buildCached('kube-scheduler', log), kubelet: buildCached('kubelet', log),
+    // kube-proxy's nftables mode drives the host's nft command (sigs.k8s.io/knftables); without it, it cannot start.
+    kubeProxy: which('nft') ? buildCached('kube-proxy', log) : { missing: 'nft (apt-get install nftables), which kube-proxy\'s nftables mode runs' },
   };
 }
 

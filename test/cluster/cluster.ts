@@ -9,6 +9,9 @@
 //   kube-scheduler       (optional) its secure port (10259-style), delegating authn/authz to the rbac profile
 //   kubelet              (optional) registers a Node with the allow profile; its API (10250-style, x509 + webhook) and
 //                        its http healthz (10248-style), with a containerd of its own that has CRI (components.ts)
+//   kube-proxy           (optional) nftables mode, as user system:kube-proxy against the rbac profile; its http metrics
+//                        (10249-style) and healthz (10256-style). It creates the host's nftables tables ip/ip6
+//                        "kube-proxy" (shared by name with any other kube-proxy on the host), removed on stop
 //   kubectl proxy        the stand-in for the removed insecure port 8080
 //   containerd           root, state, opt path and socket under the temp root, CRI plugin disabled
 // The secure ports serve certificates from the cluster CA. An optional component that does not start is stopped and
@@ -27,10 +30,13 @@ import { generateToken } from '../../src/authn/index.ts';
 import { alive, freePort, startTimeOf, stopPids } from '../../src/dev/index.ts';
 import type { Binaries } from './binaries.ts';
 import { busyboxImage } from './oci-image.ts';
-import { answers200, startKubelet, startScheduler, type Component, type KubeletInfo, type Launcher, type SecurePortInfo } from './components.ts';
+import {
+  answers200, deleteKubeProxyTables, kubeProxyTablesPresent, startKubelet, startKubeProxy, startScheduler,
+  type Component, type KubeletInfo, type KubeProxyInfo, type Launcher, type SecurePortInfo,
+} from './components.ts';
 
 export { freePort };
-export type { Component, KubeletInfo, SecurePortInfo };
+export type { Component, KubeletInfo, KubeProxyInfo, SecurePortInfo };
 
 export interface ApiServerInfo { url: string; port: number; profile: 'allow' | 'rbac' }
 
@@ -60,6 +66,7 @@ export interface ClusterInfo {
     controllerManager: SecurePortInfo;
     scheduler: Component<SecurePortInfo>;
     kubelet: Component<KubeletInfo>;
+    kubeProxy: Component<KubeProxyInfo>;
   };
   adminToken: string;
   /** An ordinary user in both API servers' token file, with no grants of its own (no groups but
@@ -106,6 +113,7 @@ export async function startCluster(bin: Binaries, log: (line: string) => void = 
     pids.splice(0, pids.length, ...pids.filter((pid) => !gone.includes(pid)));
     writeOwner();
     unmountUnder(root);
+    if (names.includes('kube-proxy')) removeKubeProxyTables(root);
   };
   const fail = (name: string, why: string): never => {
     const entry = procs.find((p) => p.name === name);
@@ -141,6 +149,8 @@ export async function startCluster(bin: Binaries, log: (line: string) => void = 
     const monitoring = issueClientCert(ca, { user: 'kgate-monitoring', groups: ['system:monitoring'] });
     const kubeletClient = issueClientCert(ca, { user: 'kube-apiserver-kubelet-client', groups: ['system:masters'] });
     const node = issueClientCert(ca, { user: `system:node:${NODE_NAME}`, groups: ['system:nodes'] });
+    // The user the bootstrap ClusterRoleBinding system:node-proxier binds: what kubeadm gives kube-proxy.
+    const kubeProxyClient = issueClientCert(ca, { user: 'system:kube-proxy' });
     const sa = generateKeyPair();
     const adminToken = generateToken();
     const user = { name: 'kgate-e2e-user', uid: '4242', token: generateToken() };
@@ -256,6 +266,14 @@ export async function startCluster(bin: Binaries, log: (line: string) => void = 
       registered: () => answers200(`${apiServers.allow.url}/api/v1/nodes/${NODE_NAME}`, ca.certPem, { authorization: `Bearer ${adminToken}` }),
     }));
 
+    const proxyKubeconfig = join(root, 'pki', 'kube-proxy.kubeconfig');
+    writeFileSync(proxyKubeconfig, renderKubeconfig({ server: apiServers.rbac.url, caPem: ca.certPem, user: 'system:kube-proxy', credential: { certPem: kubeProxyClient.certPem, keyPem: kubeProxyClient.keyPem } }), { mode: 0o600 });
+    // Tables of kube-proxy's name that no harness run made are a real kube-proxy's: its rules are left alone.
+    const foreignTables = kubeProxyTablesPresent() && !otherRunHasKubeProxy(root);
+    const kubeProxy = optional(['kube-proxy'], foreignTables
+      ? { missing: 'nftables tables of its own: the host has ip/ip6 "kube-proxy" tables that no harness run made (a real kube-proxy\'s?), left alone; if they are stale: nft delete table ip kube-proxy; nft delete table ip6 kube-proxy' }
+      : bin.kubeProxy, (binary) => startKubeProxy(launcher, binary, { kubeconfig: proxyKubeconfig, nodeName: NODE_NAME }));
+
     // The 8080 stand-in. kubectl proxy's default filter rejects exec/attach; the insecure port it replaces did not.
     const proxyPort = await freePort();
     startProc('kubectl-proxy', bin.kubectl, ['proxy', `--kubeconfig=${adminKubeconfigAllow}`, '--address=127.0.0.1', `--port=${proxyPort}`, '--reject-paths=^$', '--accept-paths=^.*']);
@@ -291,7 +309,7 @@ export async function startCluster(bin: Binaries, log: (line: string) => void = 
     if (imported.status !== 0) fail('containerd', `ctr images import failed: ${imported.stderr}`);
     const notAggregating = await aggregating;
     if (notAggregating) throw notAggregating;
-    const components = { controllerManager, scheduler: await scheduler, kubelet: await kubelet };
+    const components = { controllerManager, scheduler: await scheduler, kubelet: await kubelet, kubeProxy: await kubeProxy };
 
     const info: ClusterInfo = {
       root,
@@ -312,11 +330,12 @@ export async function startCluster(bin: Binaries, log: (line: string) => void = 
     writeFileSync(join(root, 'cluster.json'), JSON.stringify(info, null, 2), { mode: 0o600 });
     const state = (c: Component<object>) => (c.available ? 'up' : 'unavailable');
     log(`cluster up in ${root}: etcd ${etcdUrl}, kube-apiserver allow ${apiServers.allow.url} rbac ${apiServers.rbac.url}, kubectl proxy :${proxyPort}, containerd ${socket}, `
-      + `kube-controller-manager :${kcmPort}, kube-scheduler ${state(components.scheduler)}, kubelet ${state(components.kubelet)}`);
+      + `kube-controller-manager :${kcmPort}, kube-scheduler ${state(components.scheduler)}, kubelet ${state(components.kubelet)}, kube-proxy ${state(components.kubeProxy)}`);
     return info;
   } catch (err) {
     await stopPids(pids);
     unmountUnder(root);
+    removeKubeProxyTables(root);
     log(`cluster start failed; logs kept in ${join(root, 'logs')}`);
     throw err;
   }
@@ -325,6 +344,7 @@ export async function startCluster(bin: Binaries, log: (line: string) => void = 
 export async function stopCluster(info: ClusterInfo, opts: { keepLogs: boolean }): Promise<void> {
   await stopPids(info.pids);
   unmountUnder(info.root);
+  removeKubeProxyTables(info.root);
   if (!opts.keepLogs) rmSync(info.root, { recursive: true, force: true });
   else rmSync(join(info.root, OWNER_FILE), { force: true });
 }
@@ -334,6 +354,7 @@ export async function stopCluster(info: ClusterInfo, opts: { keepLogs: boolean }
 function cleanupStale(log: (line: string) => void): void {
   let entries: string[];
   try { entries = readdirSync(tmpdir()).filter((e) => e.startsWith(ROOT_PREFIX)); } catch { return; }
+  const stale: string[] = [];
   for (const entry of entries) {
     const root = join(tmpdir(), entry);
     let owner: Owner;
@@ -343,9 +364,38 @@ function cleanupStale(log: (line: string) => void): void {
     const live = owner.pids.filter(alive);
     if (live.length) log(`cleaning up a stale cluster in ${root} whose run ended (pids ${live.join(', ')})`);
     for (const pid of live) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    stale.push(root);
+  }
+  // Once every stale process is gone, so that one stale kube-proxy does not keep another's tables alive.
+  for (const root of stale) {
     unmountUnder(root);
+    removeKubeProxyTables(root);
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+/** A run started a kube-proxy when its log is there. */
+function startedKubeProxy(root: string): boolean {
+  return existsSync(join(root, 'logs', 'kube-proxy.log'));
+}
+
+/** Whether another harness run (another temp root) has started a kube-proxy that may still be running. */
+function otherRunHasKubeProxy(self: string): boolean {
+  let entries: string[];
+  try { entries = readdirSync(tmpdir()).filter((e) => e.startsWith(ROOT_PREFIX)); } catch { return false; }
+  return entries.map((e) => join(tmpdir(), e)).filter((root) => root !== self && startedKubeProxy(root)).some((root) => {
+    try { return (JSON.parse(readFileSync(join(root, OWNER_FILE), 'utf8')) as Owner).pids.some(alive); } catch { return false; }
+  });
+}
+
+/**
+ * kube-proxy's nftables tables outlive it (its shutdown leaves its rules in place, as a restarting kube-proxy needs):
+ * removed once this run's kube-proxy is gone. Their names are fixed, so every kube-proxy on the host shares them; while
+ * another run's kube-proxy still runs they are left to it (deleting them would only make it rebuild them on its next
+ * sync, but nothing is gained), and the last run to stop removes them.
+ */
+function removeKubeProxyTables(root: string): void {
+  if (startedKubeProxy(root) && !otherRunHasKubeProxy(root)) deleteKubeProxyTables();
 }
 
 /**

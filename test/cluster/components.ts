@@ -1,4 +1,4 @@
-// The harness's component ports: kube-scheduler's secure port, and a kubelet that registers a Node. Both are optional
+// The harness's component ports: kube-scheduler's secure port, a kubelet that registers a Node, and kube-proxy. All are optional
 // (cluster.ts): one that does not come up is stopped and marked unavailable with the reason, and the tests that need
 // it skip; only the API servers, etcd, the controller manager, kubectl proxy and containerd fail the whole start.
 //
@@ -8,7 +8,9 @@
 //                    client certificates against the cluster CA (read from kube-system/extension-apiserver-authentication)
 //   kubelet          x509 against the cluster CA and webhook authorization (KubeletConfiguration authentication and
 //                    authorization); its healthz is plain http on loopback, as MicroK8s' 10248
-import type { ChildProcess } from 'node:child_process';
+// kube-proxy has no secure port: its metrics (MicroK8s' 10249) and healthz (10256) are plain http without
+// authentication, here on loopback.
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
@@ -28,6 +30,13 @@ export interface KubeletInfo {
   /** The kubelet's API (the 10250-style port): x509 client certificates from the cluster CA, webhook authorization. */
   url: string; port: number;
   /** Its healthz on plain http (the 10248-style port). */
+  healthzUrl: string; healthzPort: number;
+}
+
+export interface KubeProxyInfo {
+  /** Its Prometheus metrics on plain http (the 10249-style port). */
+  metricsUrl: string; metricsPort: number;
+  /** Its health check on plain http (the 10256-style port): JSON, 200 once it has synced its rules. */
   healthzUrl: string; healthzPort: number;
 }
 
@@ -134,4 +143,39 @@ function kubeletConfiguration(o: KubeletOptions & { port: number; healthzPort: n
     localStorageCapacityIsolation: false, makeIPTablesUtilChains: false, protectKernelDefaults: false,
     resolvConf: '', evictionHard: {}, registerNode: true,
   }, null, 2);
+}
+
+/** The nftables tables kube-proxy's nftables mode creates on the host; the names are fixed in kube-proxy
+ *  (pkg/proxy/nftables, kubeProxyTable), with no option to change them, so every kube-proxy on a host shares them. */
+export const KUBE_PROXY_TABLES = [['ip', 'kube-proxy'], ['ip6', 'kube-proxy']] as const;
+
+/** Whether the host's nftables has one of kube-proxy's tables (false when nft is missing or may not list them). */
+export function kubeProxyTablesPresent(): boolean {
+  return KUBE_PROXY_TABLES.some(([family, name]) => spawnSync('nft', ['list', 'table', family, name], { stdio: 'ignore', timeout: 5000 }).status === 0);
+}
+
+/** Deletes kube-proxy's tables from the host, if they are there. A kube-proxy still running (another harness run's)
+ *  recreates them on its next sync. */
+export function deleteKubeProxyTables(): void {
+  for (const [family, name] of KUBE_PROXY_TABLES) spawnSync('nft', ['delete', 'table', family, name], { stdio: 'ignore', timeout: 5000 });
+}
+
+/**
+ * kube-proxy in nftables mode against the rbac API server, as user system:kube-proxy (the bootstrap ClusterRoleBinding
+ * system:node-proxier grants it what it reads). Its metrics and healthz ports on free loopback ports. The conntrack
+ * flags at 0 leave the host's conntrack sysctls as they are; the only thing it changes on the host is its own two
+ * nftables tables (removed on stop, cluster.ts). Ready once both ports answer 200; not waiting for its first sync of
+ * the rules (healthz reports healthy until an update is pending), since the tests need its ports, not its rules.
+ */
+export async function startKubeProxy(h: Launcher, binary: string, o: { kubeconfig: string; nodeName: string }): Promise<KubeProxyInfo> {
+  const [metricsPort, healthzPort] = [await freePort(), await freePort()];
+  h.startProc('kube-proxy', binary, [
+    `--kubeconfig=${o.kubeconfig}`, '--proxy-mode=nftables', `--hostname-override=${o.nodeName}`, '--cluster-cidr=10.244.0.0/16',
+    `--metrics-bind-address=127.0.0.1:${metricsPort}`, `--healthz-bind-address=127.0.0.1:${healthzPort}`,
+    '--conntrack-max-per-core=0', '--conntrack-tcp-timeout-established=0', '--conntrack-tcp-timeout-close-wait=0', '--v=1',
+  ]);
+  const metricsUrl = `http://127.0.0.1:${metricsPort}`;
+  const healthzUrl = `http://127.0.0.1:${healthzPort}`;
+  await h.waitFor('kube-proxy', async () => await answers200(`${healthzUrl}/healthz`, h.caPem) && await answers200(`${metricsUrl}/metrics`, h.caPem), 60_000);
+  return { metricsUrl, metricsPort, healthzUrl, healthzPort };
 }

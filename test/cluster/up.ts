@@ -6,6 +6,5 @@ import { startCluster } from './cluster.ts';
 const bin = ensureBinaries(console.log);
 if ('missing' in bin) { console.error(`cannot start the cluster: missing ${bin.missing}`); process.exit(1); }
 const info = await startCluster(bin, console.log, { detached: true });
-console.log(`export KGATE_CLUSTER=${info.root}/cluster.json`);
-// The components keep running after this process exits.
-process.exit(0);
+// The components keep running after this process exits; it exits once the line is written (a pipe may be slower).
+process.stdout.write(`export KGATE_CLUSTER=${info.root}/cluster.json\n`, () => process.exit(0));

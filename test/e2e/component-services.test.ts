@@ -1,7 +1,8 @@
 // The cluster's real component ports behind kgate as `upstreams.services`: kube-scheduler's and
 // kube-controller-manager's secure ports (https, serving certificates from the cluster CA, delegated authentication
 // and authorization against the rbac API server), the kubelet's API (https, the API server's kubelet client
-// certificate) and its plain-http healthz. Through kgate a monitoring group (RBAC nonResourceURLs /components/*, get)
+// certificate) and its plain-http healthz, kube-proxy's plain-http metrics (10249-style) and healthz (10256-style,
+// JSON). Through kgate a monitoring group (RBAC nonResourceURLs /components/*, get)
 // reads real Prometheus text, anyone else gets kube's 403 Status, no credential a 401; every request is audited; a
 // service that is not running is a 503 that names it and nothing of its address. And the kubelet the way
 // kube-apiserver offers it: nodes/proxy through the API server.
@@ -41,7 +42,7 @@ async function get(gw: TestGateway, path: string, token?: string) {
 
 /** The services this test mounts, each with the reason it is not here when its component did not start. */
 function services(c: ClusterInfo, stoppedPort: number) {
-  const { scheduler, kubelet, controllerManager } = c.components;
+  const { scheduler, kubelet, controllerManager, kubeProxy } = c.components;
   const monitoring = { caFile: c.files.caCert, certFile: c.files.monitoringCert, keyFile: c.files.monitoringKey };
   return [
     // Delegated authentication with a client certificate of group system:monitoring (the bootstrap ClusterRole).
@@ -53,8 +54,13 @@ function services(c: ClusterInfo, stoppedPort: number) {
       { name: 'kubelet', pathPrefix: '/components/kubelet', url: kubelet.url, caFile: c.files.caCert, certFile: c.files.kubeletClientCert, keyFile: c.files.kubeletClientKey },
       { name: 'kubelet-healthz', pathPrefix: '/components/kubelet-healthz', url: kubelet.healthzUrl },
     ] : []),
-    // Nothing listens here: a component that is not running (MicroK8s' kube-proxy is not part of the harness).
-    { name: 'kube-proxy', pathPrefix: '/components/kube-proxy', url: `http://127.0.0.1:${stoppedPort}` },
+    // kube-proxy has no authentication of its own: kgate's authorization is all that guards its plain-http ports.
+    ...(kubeProxy.available ? [
+      { name: 'kube-proxy', pathPrefix: '/components/kube-proxy', url: kubeProxy.metricsUrl },
+      { name: 'kube-proxy-healthz', pathPrefix: '/components/kube-proxy-healthz', url: kubeProxy.healthzUrl },
+    ] : []),
+    // Nothing listens here: a component that is not running.
+    { name: 'stopped-component', pathPrefix: '/components/stopped-component', url: `http://127.0.0.1:${stoppedPort}` },
   ];
 }
 
@@ -76,7 +82,7 @@ if (!cluster) {
     });
     let closed = false;
     t.teardown(() => closed ? Promise.all([gw.agent.close(), rm(gw.dir, { recursive: true, force: true })]) : gw.close());
-    const { scheduler, kubelet } = cluster.components;
+    const { scheduler, kubelet, kubeProxy } = cluster.components;
     const unavailable = (c: { available: boolean; reason?: string }) => (c.available ? false : `not running in this cluster: ${c.reason?.split('\n')[0]}`);
 
     const reads = async (t: Test, name: string) => {
@@ -94,6 +100,24 @@ if (!cluster) {
       t.same([healthz.status, healthz.text], [200, 'ok']);
     });
 
+    await t.test('kube-proxy: its http metrics and its healthz JSON', { skip: unavailable(kubeProxy) }, async (t) => {
+      const metrics = await get(gw, '/components/kube-proxy/metrics', 'tok-prom');
+      t.equal(metrics.status, 200);
+      t.match(metrics.text, PROMETHEUS, 'real Prometheus text');
+      t.match(metrics.text, /^# TYPE kubeproxy_sync_proxy_rules_duration_seconds histogram$/m, 'kube-proxy\'s own metrics');
+      const healthz = await get(gw, '/components/kube-proxy-healthz/healthz', 'tok-prom');
+      t.equal(healthz.status, 200);
+      t.match(healthz.json, { lastUpdated: String, currentTime: String }, 'kube-proxy\'s healthz JSON');
+      for (const path of ['/components/kube-proxy/metrics', '/components/kube-proxy-healthz/healthz']) {
+        const forbidden = await get(gw, path, 'tok-eve');
+        t.equal(forbidden.status, 403, `${path} as eve`);
+        t.match(forbidden.json, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Forbidden', code: 403, message: `forbidden: User "eve" cannot get path "${path}"` });
+        const anonymous = await get(gw, path);
+        t.equal(anonymous.status, 401, `${path} without a credential`);
+        t.match(anonymous.json, { kind: 'Status', reason: 'Unauthorized', message: 'Unauthorized' });
+      }
+    });
+
     await t.test('anyone else: kube\'s 403 Status; no credential: 401', async (t) => {
       const forbidden = await get(gw, '/components/kube-controller-manager/metrics', 'tok-eve');
       t.equal(forbidden.status, 403);
@@ -104,9 +128,9 @@ if (!cluster) {
     });
 
     await t.test('a service that is not running: 503 naming it, never its address', async (t) => {
-      const r = await get(gw, '/components/kube-proxy/metrics', 'tok-prom');
+      const r = await get(gw, '/components/stopped-component/metrics', 'tok-prom');
       t.equal(r.status, 503);
-      t.match(r.json, { kind: 'Status', reason: 'ServiceUnavailable', code: 503, message: 'the service kube-proxy is unavailable' });
+      t.match(r.json, { kind: 'Status', reason: 'ServiceUnavailable', code: 503, message: 'the service stopped-component is unavailable' });
       t.notMatch(r.text, '127.0.0.1');
       t.notMatch(r.text, String(stoppedPort));
     });
@@ -128,7 +152,8 @@ if (!cluster) {
       const done = events.filter((e) => e.stage === 'ResponseComplete');
       t.match(done.find((e) => e.requestURI === '/components/kube-controller-manager/metrics' && e.user.username === 'prometheus'), { verb: 'get', responseStatus: { code: 200 } });
       t.match(done.find((e) => e.requestURI === '/components/kube-controller-manager/metrics' && e.user.username === 'eve'), { responseStatus: { code: 403 } });
-      t.match(done.find((e) => e.requestURI === '/components/kube-proxy/metrics'), { responseStatus: { code: 503 } });
+      t.match(done.find((e) => e.requestURI === '/components/stopped-component/metrics'), { responseStatus: { code: 503 } });
+      if (kubeProxy.available) t.match(done.find((e) => e.requestURI === '/components/kube-proxy/metrics' && e.user.username === 'prometheus'), { verb: 'get', responseStatus: { code: 200 } });
       t.notMatch(JSON.stringify(events), cluster.adminToken, 'kgate\'s token for the service is not in the audit log');
     });
   });
