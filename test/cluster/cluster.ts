@@ -390,9 +390,9 @@ function otherRunHasKubeProxy(self: string): boolean {
 
 /**
  * kube-proxy's nftables tables outlive it (its shutdown leaves its rules in place, as a restarting kube-proxy needs):
- * removed once this run's kube-proxy is gone. Their names are fixed, so every kube-proxy on the host shares them; while
- * another run's kube-proxy still runs they are left to it (deleting them would only make it rebuild them on its next
- * sync, but nothing is gained), and the last run to stop removes them.
+ * removed once this cluster's kube-proxy is gone. Their names are fixed, so every kube-proxy on the host shares them; while
+ * another harness cluster's kube-proxy still runs they are left to it (deleting them would only make it rebuild them on its next
+ * sync, but nothing is gained), and the last cluster to stop removes them.
  */
 function removeKubeProxyTables(root: string): void {
   if (startedKubeProxy(root) && !otherRunHasKubeProxy(root)) deleteKubeProxyTables();
