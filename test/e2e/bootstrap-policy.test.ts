@@ -27,6 +27,7 @@ import { bootstrapPolicyObjects } from '../../src/authz/bootstrap-policy.ts';
 import { readPolicyObjects } from '../../src/authz/policy-files.ts';
 import type { FileProblem } from '../../src/errors.ts';
 import { mulberry32 } from '../helpers/random.ts';
+import { holdClusterUser } from '../helpers/cluster-user.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const committed = join(root, 'src', 'authz', 'bootstrap-policy-v1.34.yaml');
@@ -169,6 +170,7 @@ if (!cluster) {
   });
 
   t.test('one RoleBinding: kubectl through kgate prints what kube-apiserver prints', { skip: cluster.user ? false : 'the cluster was started by a harness without an ordinary user (restart it)' }, async (t) => {
+    await holdClusterUser(t, cluster.root);
     const user = cluster.user;
     const ns = `bootstrap-${process.pid}`;
     const other = `bootstrap-other-${process.pid}`;

@@ -19,6 +19,7 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { kubectl } from '../helpers/kubectl.ts';
 import { renderKubeconfig } from '../../src/pki/index.ts';
 import { runNodeScenario, type ScenarioArgs, type StepResult } from './clients/node_client.ts';
+import { holdClusterUser } from '../helpers/cluster-user.ts';
 
 const cluster = loadClusterInfo();
 const PYTHON = process.env.KGATE_PYTHON || 'python3';
@@ -176,6 +177,8 @@ spec: {nodeName: no-such-node, containers: [{name: main, image: busybox, command
 `;
 
   t.test('generated clients through kgate against the real cluster', async (t) => {
+    // Its bindings for the cluster's one ordinary user must not show in other files' comparisons.
+    await holdClusterUser(t, cluster.root);
     const admin = cluster.files.adminKubeconfigAllow;
     const work = mkdtempSync(join(tmpdir(), 'kgate-client-libs-'));
     t.teardown(async () => {

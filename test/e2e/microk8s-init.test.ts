@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { freePort, loadClusterInfo, type ClusterInfo } from '../cluster/cluster.ts';
 import { kubectl } from '../helpers/kubectl.ts';
 import { kgate } from '../helpers/run.ts';
+import { holdClusterUser } from '../helpers/cluster-user.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const cluster = loadClusterInfo();
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -116,6 +118,7 @@ subjects: [{kind: User, apiGroup: rbac.authorization.k8s.io, name: ${cluster.use
     });
 
     t.test('an imported MicroK8s token; the API server sees that user through requestheader', async (t) => {
+      await holdClusterUser(t, cluster.root);
       const kc = await kgate(['kubeconfig', '--config', join(dir, 'gateway.yaml'), '--user', cluster.user.name, '--server', `https://127.0.0.1:${port}`]);
       t.equal(kc.code, 0, kc.stderr);
       const userConfig = join(dir, 'user.config');
@@ -132,7 +135,9 @@ subjects: [{kind: User, apiGroup: rbac.authorization.k8s.io, name: ${cluster.use
       const grant = await kubectl(cluster.files.adminKubeconfigRbac, ['create', 'clusterrolebinding', userBinding, '--clusterrole=view', `--user=${cluster.user.name}`]);
       t.equal(grant.code, 0, grant.stderr);
       t.teardown(async () => { await kubectl(cluster.files.adminKubeconfigRbac, ['delete', 'clusterrolebinding', userBinding]); });
-      const allowed = await kubectl(userConfig, ['get', 'serviceaccounts', '--all-namespaces', '-o', 'name']);
+      // kube-apiserver's RBAC sees a new binding through its informer: in force within moments, not at once.
+      let allowed = await kubectl(userConfig, ['get', 'serviceaccounts', '--all-namespaces', '-o', 'name']);
+      await waitFor(async () => allowed.code === 0 || (allowed = await kubectl(userConfig, ['get', 'serviceaccounts', '--all-namespaces', '-o', 'name'])).code === 0, 15_000, 200);
       t.equal(allowed.code, 0, allowed.stderr);
       t.match(allowed.stdout, /^serviceaccount\/default$/m);
     });
