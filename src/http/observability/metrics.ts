@@ -57,25 +57,25 @@ const MAX_SHOWN_LENGTH = 256;
 
 export interface ReloadOutcome { kind: string; ok: boolean }
 
-/**
- * The series a request touches, recorded in plain numbers and handed to the registry in prom-client's own format at
- * scrape time (the shape its Counter and Histogram return from get(), which the registry prints and
- * AggregatorRegistry merges across workers). prom-client's own inc() and observe() hash the label set on every call:
- * measured on a small GET, the five per request cost about a tenth of kgate's throughput.
- */
 /** What prom-client's registry reads from a metric (its Counter's and Histogram's get()). */
 interface Exposition {
   name: string; help: string; type: string; aggregator: 'sum';
   values: { labels: Record<string, string | number>; value: number; metricName?: string }[];
 }
 
-class HotCounter {
-  readonly type = 'counter';
+/**
+ * The series a request touches, recorded in plain numbers and handed to the registry in prom-client's own format at
+ * scrape time (the shape its Counter and Histogram return from get(), which the registry prints and
+ * AggregatorRegistry merges across workers). prom-client's own inc() and observe() hash the label set on every call:
+ * measured on a small GET, the five per request cost about a tenth of kgate's throughput.
+ */
+abstract class HotMetric<C extends { labels: Record<string, string> }> {
   readonly aggregator = 'sum';
+  abstract readonly type: string;
   readonly name: string;
   readonly help: string;
   private readonly labelNames: readonly string[];
-  private readonly children = new Map<string, { labels: Record<string, string>; value: number }>();
+  protected readonly children = new Map<string, C>();
   constructor(name: string, help: string, labelNames: readonly string[], registry: Registry) {
     this.name = name;
     this.help = help;
@@ -83,13 +83,24 @@ class HotCounter {
     registry.registerMetric(this as unknown as Metric);
   }
 
-  /** The child for these label values (in labelNames' order), made once per distinct set. */
-  child(values: readonly string[]): { value: number } {
-    const key = values.join('\0');
+  /** The child of a label set, made once: `key` is its values in labelNames' order, joined by NUL. */
+  child(key: string): C {
     let c = this.children.get(key);
-    if (!c) this.children.set(key, c = { labels: Object.fromEntries(this.labelNames.map((n, i) => [n, values[i]!])), value: 0 });
+    if (!c) {
+      const values = key.split('\0');
+      this.children.set(key, c = this.make(Object.fromEntries(this.labelNames.map((n, i) => [n, values[i] ?? '']))));
+    }
     return c;
   }
+
+  protected abstract make(labels: Record<string, string>): C;
+  abstract get(): Promise<Exposition>;
+  abstract reset(): void;
+}
+
+class HotCounter extends HotMetric<{ labels: Record<string, string>; value: number }> {
+  readonly type = 'counter';
+  protected make(labels: Record<string, string>) { return { labels, value: 0 }; }
 
   async get(): Promise<Exposition> {
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: [...this.children.values()].map((c) => ({ labels: c.labels, value: c.value })) };
@@ -100,28 +111,15 @@ class HotCounter {
 
 interface HistogramChild { labels: Record<string, string>; counts: Float64Array; sum: number; count: number }
 
-class HotHistogram {
+class HotHistogram extends HotMetric<HistogramChild> {
   readonly type = 'histogram';
-  readonly aggregator = 'sum';
-  readonly name: string;
-  readonly help: string;
-  private readonly labelNames: readonly string[];
   private readonly buckets: readonly number[];
-  private readonly children = new Map<string, HistogramChild>();
   constructor(name: string, help: string, labelNames: readonly string[], buckets: readonly number[], registry: Registry) {
-    this.name = name;
-    this.help = help;
-    this.labelNames = labelNames;
+    super(name, help, labelNames, registry);
     this.buckets = buckets;
-    registry.registerMetric(this as unknown as Metric);
   }
 
-  child(values: readonly string[]): HistogramChild {
-    const key = values.join('\0');
-    let c = this.children.get(key);
-    if (!c) this.children.set(key, c = { labels: Object.fromEntries(this.labelNames.map((n, i) => [n, values[i]!])), counts: new Float64Array(this.buckets.length), sum: 0, count: 0 });
-    return c;
-  }
+  protected make(labels: Record<string, string>): HistogramChild { return { labels, counts: new Float64Array(this.buckets.length), sum: 0, count: 0 }; }
 
   observe(c: HistogramChild, v: number): void {
     const b = this.buckets;
@@ -179,11 +177,6 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     labelNames: ['version', 'node_version'] as const, registers: [registry], aggregator: 'first',
   });
 
-  const requestChildren = new Map<string, { value: number }>();
-  const durationChildren = new Map<string, HistogramChild>();
-  const ownChildren = new Map<string, HistogramChild>();
-  const authnChildren = new Map<string, { value: number }>();
-  const authzChildren = new Map<string, { value: number }>();
   const knownResources = new Set<string>(KNOWN_RESOURCES);
   let learnt = 0;
   const denials: Denial[] = [];
@@ -215,36 +208,18 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
      *  client's choice) and 0 when kgate answered alone. */
     request(ctx: RequestContext, code: number, upstream: string, upstreamMs: number | undefined, confirmed: boolean): void {
       const verb = verbOf(ctx);
-      const key = `${verb}\0${resourceKey(ctx, code, confirmed)}\0${code}\0${upstream}`;
-      let c = requestChildren.get(key);
-      if (!c) {
-        const [, group, resource, subresource] = key.split('\0');
-        c = requests.child([verb, group!, resource!, subresource!, String(code), upstream]);
-        requestChildren.set(key, c);
-      }
-      c.value++;
+      requests.child(`${verb}\0${resourceKey(ctx, code, confirmed)}\0${code}\0${upstream}`).value++;
       if (upstreamMs === undefined) return;
       const totalSeconds = (performance.now() - ctx.started) / 1000;
-      const dkey = `${verb}\0${upstream}`;
-      let d = durationChildren.get(dkey);
-      if (!d) durationChildren.set(dkey, d = duration.child([verb, upstream]));
-      duration.observe(d, totalSeconds);
-      let o = ownChildren.get(verb);
-      if (!o) ownChildren.set(verb, o = ownDuration.child([verb]));
-      ownDuration.observe(o, Math.max(0, totalSeconds - upstreamMs / 1000));
+      duration.observe(duration.child(`${verb}\0${upstream}`), totalSeconds);
+      ownDuration.observe(ownDuration.child(verb), Math.max(0, totalSeconds - upstreamMs / 1000));
     },
     /** A credential checked: method is the authenticator's (x509, token, basic, anonymous) or what was presented. */
     authentication(method: string, ok: boolean): void {
-      const key = `${method}\0${ok}`;
-      let c = authnChildren.get(key);
-      if (!c) authnChildren.set(key, c = authn.child([method, ok ? 'success' : 'failure']));
-      c.value++;
+      authn.child(`${method}\0${ok ? 'success' : 'failure'}`).value++;
     },
     authorization(authorizer: string, decision: string): void {
-      const key = `${authorizer}\0${decision}`;
-      let c = authzChildren.get(key);
-      if (!c) authzChildren.set(key, c = authz.child([authorizer, decision]));
-      c.value++;
+      authz.child(`${authorizer}\0${decision}`).value++;
     },
     rejected(kind: RejectedKind): void { rejected.labels(kind).inc(); },
     reloaded(kind: string, ok: boolean): void {
